@@ -1,0 +1,231 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { CATEGORIES, LEVELS, PLATFORMS, PRIORITIES, TIERS, type Priority, type Tier } from '../flows/incident/model';
+import { parseDuration } from '../flows/policy/duration';
+import type { MatrixStep, Policy, PolicyPerson, RoleName } from '../flows/policy/policy';
+import { LOCALES } from '../flows/policy/policy';
+
+const duration = z.string().refine((s) => parseDuration(s) !== null, {
+  message: 'expected a duration such as 30s, 15m, 4h or 2d',
+});
+const locale = z.enum(LOCALES as ['zh-CN', 'en']);
+const accounts = z.partialRecord(z.enum(PLATFORMS), z.string().min(1)).default({});
+
+const personSchema = z
+  .object({
+    name: z.string().min(1),
+    locale: locale.optional(),
+    email: z.string().email().optional(),
+    slack: z.string().min(1).optional(),
+    feishu: z.string().min(1).optional(),
+    dingtalk: z.string().min(1).optional(),
+    console: z.string().min(1).optional(),
+  })
+  .strict();
+
+const tierSchema = z
+  .object({
+    name: z.string().optional(),
+    members: z.array(z.string()).default([]),
+    queue: accounts,
+  })
+  .strict();
+
+const slaTargetSchema = z.object({ response: duration, resolution: duration }).strict();
+
+const matrixStepSchema = z
+  .object({
+    after: duration,
+    tier: z.enum(TIERS).optional(),
+    role: z.enum(['incident_manager', 'project_manager', 'management']).optional(),
+  })
+  .strict()
+  .refine((s) => s.tier !== undefined || s.role !== undefined, { message: 'a step needs a tier or a role' });
+
+/** DOMAIN.md §5 defaults. */
+const DEFAULT_TARGETS: Record<Priority, { response: string; resolution: string }> = {
+  P1: { response: '15m', resolution: '4h' },
+  P2: { response: '30m', resolution: '8h' },
+  P3: { response: '2h', resolution: '24h' },
+  P4: { response: '8h', resolution: '72h' },
+};
+
+type StepIn = { after: string; tier?: Tier; role?: 'incident_manager' | 'project_manager' | 'management' };
+/** DOMAIN.md §5, the default escalation matrix (seed 002). */
+export const DEFAULT_MATRIX: Record<Priority, StepIn[]> = {
+  P1: [
+    { after: '0m', role: 'project_manager' },
+    { after: '30m', role: 'management' },
+  ],
+  P2: [
+    { after: '0m', tier: 'l2' },
+    { after: '30m', role: 'project_manager' },
+    { after: '4h', role: 'management' },
+  ],
+  P3: [
+    { after: '0m', tier: 'l1' },
+    { after: '30m', tier: 'l2' },
+    { after: '4h', role: 'project_manager' },
+    { after: '12h', role: 'management' },
+  ],
+  P4: [
+    { after: '30m', tier: 'l1' },
+    { after: '4h', tier: 'l2' },
+    { after: '12h', role: 'project_manager' },
+    { after: '2d', role: 'management' },
+  ],
+};
+
+export const policyFileSchema = z
+  .object({
+    locale: locale.default('en'),
+    timeZone: z
+      .string()
+      .default('UTC')
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, { message: 'unknown IANA time zone' }),
+    people: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'person keys use letters, digits, . _ -'), personSchema).default({}),
+    tiers: z
+      .object({ desk: tierSchema, l1: tierSchema, l2: tierSchema, l3: tierSchema })
+      .strict(),
+    roles: z
+      .object({
+        incident_manager: z.array(z.string()).default([]),
+        project_manager: z.array(z.string()).default([]),
+        management: z.array(z.string()).default([]),
+        approver: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({ incident_manager: [], project_manager: [], management: [], approver: [] }),
+    key_users: z.array(z.string()).default([]),
+    sla: z
+      .object({
+        warn_at: z.number().gt(0).lt(1).default(0.75),
+        targets: z.partialRecord(z.enum(PRIORITIES), slaTargetSchema).default({}),
+        business_hours_for: z.array(z.enum(PRIORITIES)).default([]),
+      })
+      .strict()
+      .default({ warn_at: 0.75, targets: {}, business_hours_for: [] }),
+    escalation_matrix: z.partialRecord(z.enum(PRIORITIES), z.array(matrixStepSchema)).default({}),
+    auto_close_after: duration.default('3d'),
+    approval_categories: z.array(z.enum(CATEGORIES)).default(['service_request']),
+    defaults: z
+      .object({
+        category: z.enum(CATEGORIES).default('fault'),
+        impact: z.enum(LEVELS).default('medium'),
+        urgency: z.enum(LEVELS).default('medium'),
+        system: z.string().default(''),
+      })
+      .strict()
+      .default({ category: 'fault', impact: 'medium', urgency: 'medium', system: '' }),
+  })
+  .strict()
+  .superRefine((file, ctx) => {
+    const known = new Set(Object.keys(file.people));
+    const check = (list: string[], path: (string | number)[]) =>
+      list.forEach((key, i) => {
+        if (!known.has(key)) {
+          ctx.addIssue({ code: 'custom', path: [...path, i], message: `unknown person "${key}" (not under people:)` });
+        }
+      });
+    for (const t of TIERS) check(file.tiers[t].members, ['tiers', t, 'members']);
+    for (const r of Object.keys(file.roles) as RoleName[]) check(file.roles[r], ['roles', r]);
+    check(file.key_users, ['key_users']);
+    const seen = new Map<string, string>();
+    for (const [key, p] of Object.entries(file.people)) {
+      for (const platform of PLATFORMS) {
+        const id = p[platform];
+        if (!id) continue;
+        const other = seen.get(`${platform}:${id}`);
+        if (other) {
+          ctx.addIssue({ code: 'custom', path: ['people', key, platform], message: `account already used by "${other}"` });
+        }
+        seen.set(`${platform}:${id}`, key);
+      }
+    }
+  });
+
+export class PolicyError extends Error {
+  constructor(
+    message: string,
+    readonly problems: string[],
+  ) {
+    super(message);
+    this.name = 'PolicyError';
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+}
+
+/** Validates a parsed policy document; throws PolicyError naming each bad field. */
+export function buildPolicy(doc: unknown, source = 'policy'): Policy {
+  const parsed = policyFileSchema.safeParse(doc ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`);
+    throw new PolicyError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`, problems);
+  }
+  const f = parsed.data;
+  const ms = (d: string) => parseDuration(d)!;
+  const people: Record<string, PolicyPerson> = {};
+  for (const [key, p] of Object.entries(f.people)) {
+    const acc: PolicyPerson['accounts'] = {};
+    for (const platform of PLATFORMS) if (p[platform]) acc[platform] = p[platform];
+    people[key] = { key, name: p.name, locale: p.locale ?? null, email: p.email ?? null, accounts: acc };
+  }
+  const targets = {} as Policy['sla']['targets'];
+  const matrix = {} as Record<Priority, MatrixStep[]>;
+  for (const pr of PRIORITIES) {
+    const t = f.sla.targets[pr] ?? DEFAULT_TARGETS[pr];
+    targets[pr] = { responseMs: ms(t.response), resolutionMs: ms(t.resolution) };
+    const steps = f.escalation_matrix[pr] ?? DEFAULT_MATRIX[pr];
+    matrix[pr] = steps
+      .map((s) => ({ afterMs: ms(s.after), tier: s.tier ?? null, role: s.role ?? null }))
+      .sort((a, b) => a.afterMs - b.afterMs);
+  }
+  const tiers = {} as Policy['tiers'];
+  for (const t of TIERS) {
+    tiers[t] = { name: f.tiers[t].name ?? null, members: f.tiers[t].members, queues: f.tiers[t].queue };
+  }
+  return {
+    locale: f.locale,
+    timeZone: f.timeZone,
+    people,
+    tiers,
+    roles: f.roles,
+    keyUsers: f.key_users,
+    sla: { warnAt: f.sla.warn_at, targets, businessHoursFor: f.sla.business_hours_for },
+    escalationMatrix: matrix,
+    autoCloseAfterMs: ms(f.auto_close_after),
+    defaults: f.defaults,
+    approvalCategories: f.approval_categories,
+  };
+}
+
+/** Reads and validates a YAML policy file. */
+export function loadPolicyFile(path: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PolicyError(`cannot read policy file ${path}: ${(err as Error).message}`, []);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    const detail = err instanceof YAMLParseError ? err.message : String(err);
+    throw new PolicyError(`${path} is not valid YAML: ${detail}`, [detail]);
+  }
+  return buildPolicy(doc, path);
+}

@@ -1,0 +1,128 @@
+/**
+ * The database schema, shared by PostgreSQL and PGlite. `drizzle-kit generate` turns it into the
+ * committed SQL under drizzle/; never edit a generated migration, add a new one.
+ *
+ * The incident row keeps the whole `Incident` in `data` (the source of truth) and copies the few
+ * fields that queries filter or sort on into plain columns, written in the same statement.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgSequence,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import type { Effect } from '../flows/effects';
+import type { Actor, EventBody } from '../flows/incident/events';
+import type { Incident } from '../flows/incident/model';
+
+const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** Source of incident numbers: a sequence, so a number is never handed out twice (gaps are fine). */
+export const incidentSeq = pgSequence('incident_seq', { startWith: 1, increment: 1 });
+
+export const incidents = pgTable(
+  'incidents',
+  {
+    id: uuid('id').primaryKey(),
+    seq: bigint('seq', { mode: 'number' }).notNull().unique('incidents_seq_unique'),
+    number: text('number').notNull().unique('incidents_number_unique'),
+    version: integer('version').notNull(),
+    status: text('status').notNull(),
+    tier: text('tier').notNull(),
+    priority: text('priority').notNull(),
+    reporterId: text('reporter_id').notNull(),
+    assigneeId: text('assignee_id'),
+    ownerId: text('owner_id'),
+    waitUntil: tstz('wait_until'),
+    reportedAt: tstz('reported_at').notNull(),
+    updatedAt: tstz('updated_at').notNull(),
+    data: jsonb('data').$type<Incident>().notNull(),
+  },
+  (t) => [
+    index('incidents_status_tier_idx').on(t.status, t.tier),
+    index('incidents_reporter_idx').on(t.reporterId),
+    index('incidents_assignee_idx').on(t.assigneeId),
+    index('incidents_owner_idx').on(t.ownerId),
+    index('incidents_reported_at_idx').on(t.reportedAt),
+    // Partial: only held incidents are ever scanned by the wait-until timer.
+    index('incidents_due_waits_idx').on(t.waitUntil).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+/** Append-only: rows are inserted by create/commit and never updated or deleted. */
+export const timeline = pgTable(
+  'timeline',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    incidentId: uuid('incident_id')
+      .notNull()
+      .references(() => incidents.id),
+    seq: integer('seq').notNull(),
+    type: text('type').notNull(),
+    at: tstz('at').notNull(),
+    actor: jsonb('actor').$type<Actor>().notNull(),
+    platform: text('platform').notNull(),
+    automatic: boolean('automatic').notNull(),
+    status: text('status').notNull(),
+    event: jsonb('event').$type<EventBody>().notNull(),
+  },
+  (t) => [unique('timeline_incident_seq_unique').on(t.incidentId, t.seq)],
+);
+
+export const OUTBOX_STATUSES = ['pending', 'done', 'failed'] as const;
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
+
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    incidentId: uuid('incident_id').notNull(),
+    key: text('key').notNull().unique('outbox_key_unique'),
+    effect: jsonb('effect').$type<Effect>().notNull(),
+    status: text('status').$type<OutboxStatus>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: tstz('next_attempt_at').notNull(),
+    lastError: text('last_error'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+    doneAt: tstz('done_at'),
+  },
+  (t) => [
+    index('outbox_claim_idx').on(t.status, t.nextAttemptAt),
+    // Serves the "no older pending item of the same incident" probe of the claim query.
+    index('outbox_incident_idx').on(t.incidentId, t.id),
+    check('outbox_status_check', sql`${t.status} in ('pending', 'done', 'failed')`),
+  ],
+);
+
+export const inboundDedupe = pgTable(
+  'inbound_dedupe',
+  {
+    key: text('key').primaryKey(),
+    receivedAt: tstz('received_at').notNull(),
+  },
+  (t) => [index('inbound_dedupe_received_at_idx').on(t.receivedAt)],
+);
+
+export const messageBindings = pgTable(
+  'message_bindings',
+  {
+    incidentId: uuid('incident_id').notNull(),
+    platform: text('platform').notNull(),
+    purpose: text('purpose').notNull(),
+    channel: text('channel').notNull(),
+    messageId: text('message_id').notNull(),
+    updatedAt: tstz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'message_bindings_pk', columns: [t.incidentId, t.platform, t.purpose] })],
+);

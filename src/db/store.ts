@@ -1,0 +1,382 @@
+/**
+ * IncidentStore on drizzle, written once against the driver-neutral PgDatabase so PostgreSQL
+ * (postgres.js) and PGlite run exactly the same SQL. Driver choice lives in ./index.
+ */
+import { and, asc, desc, eq, inArray, lt, lte, ne, notExists, or, sql, type SQL } from 'drizzle-orm';
+import { alias, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Effect } from '../flows/effects';
+import type { TimelineEntry } from '../flows/incident/events';
+import type { Incident, Platform, Status, Tier } from '../flows/incident/model';
+import type { Binding, IncidentQuery, IncidentStore, OutboxItem } from '../flows/ports';
+import { inboundDedupe, incidents, messageBindings, outbox, timeline } from './schema';
+
+/** Any drizzle PostgreSQL database (postgres.js, PGlite) or a transaction on one. */
+export type Db = PgDatabase<PgQueryResultHKT>;
+
+/** Longest `last_error` kept: enough to diagnose, small enough for an operator listing. */
+export const MAX_ERROR_LENGTH = 1000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NUMBER = /^INC-(\d+)$/;
+/** What a person may type for `INC-42`: `INC-42`, `inc-42`, `inc42`, `#42`, `42`. */
+const NUMBER_INPUT = /^(?:inc-?|#)?(\d+)$/i;
+
+/**
+ * Builds the store on an open drizzle database whose schema is already migrated. `close` releases
+ * the driver (the store does not know which one it runs on).
+ */
+export function createDrizzleStore(db: Db, close: () => Promise<void>): IncidentStore {
+  return {
+    async nextSeq() {
+      const rows = await rowsOf<{ seq: string | number }>(db, sql`select nextval('incident_seq') as seq`);
+      const seq = Number(rows[0]?.seq);
+      if (!Number.isSafeInteger(seq)) throw new Error(`nextSeq: unexpected value ${String(rows[0]?.seq)}`);
+      return seq;
+    },
+
+    async create(incident, entries, effects) {
+      if (incident.version !== 1) throw new Error(`create: a new incident has version 1, got ${incident.version}`);
+      const seq = seqOf(incident.number);
+      checkEntries(incident.id, entries, effects);
+      const updatedAt = entries.at(-1)?.at ?? incident.reportedAt;
+      await db.transaction(async (tx) => {
+        await tx.insert(incidents).values({
+          id: incident.id,
+          seq,
+          number: incident.number,
+          reportedAt: toDate(incident.reportedAt, 'reportedAt'),
+          updatedAt: toDate(updatedAt, 'updatedAt'),
+          ...columnsOf(incident),
+        });
+        await append(tx, incident.id, entries, effects);
+      });
+    },
+
+    async get(id) {
+      if (!UUID.test(id)) return null;
+      const rows = await db.select({ data: incidents.data }).from(incidents).where(eq(incidents.id, id));
+      return rows[0]?.data ?? null;
+    },
+
+    async getByNumber(number) {
+      const match = NUMBER_INPUT.exec(number.trim());
+      const seq = match ? Number(match[1]) : NaN;
+      if (!Number.isSafeInteger(seq)) return null;
+      // Numbers are `INC-<seq>` (create enforces it), so the seq column answers every spelling.
+      const rows = await db.select({ data: incidents.data }).from(incidents).where(eq(incidents.seq, seq));
+      return rows[0]?.data ?? null;
+    },
+
+    async commit(next, expectedVersion, entries, effects) {
+      if (next.version !== expectedVersion + 1) {
+        throw new Error(`commit: version must be expectedVersion + 1 (${expectedVersion + 1}), got ${next.version}`);
+      }
+      checkEntries(next.id, entries, effects);
+      const last = entries.at(-1);
+      return db.transaction(async (tx) => {
+        // The row lock taken by this UPDATE makes concurrent committers queue; once the winner
+        // commits, Postgres re-checks the version predicate for the others and they match 0 rows.
+        const updated = await tx
+          .update(incidents)
+          .set({ ...columnsOf(next), updatedAt: last ? toDate(last.at, 'at') : sql`now()` })
+          .where(and(eq(incidents.id, next.id), eq(incidents.version, expectedVersion)))
+          .returning({ id: incidents.id });
+        if (updated.length === 0) return false;
+        await append(tx, next.id, entries, effects);
+        return true;
+      });
+    },
+
+    async timeline(incidentId) {
+      if (!UUID.test(incidentId)) return [];
+      const rows = await db.select().from(timeline).where(eq(timeline.incidentId, incidentId)).orderBy(asc(timeline.seq));
+      return rows.map(
+        (r): TimelineEntry => ({
+          incidentId: r.incidentId,
+          seq: r.seq,
+          at: r.at.toISOString(),
+          actor: r.actor,
+          platform: r.platform as TimelineEntry['platform'],
+          automatic: r.automatic,
+          event: r.event,
+          status: r.status as Status,
+        }),
+      );
+    },
+
+    async list(query: IncidentQuery) {
+      if (query.limit <= 0) return [];
+      // An explicit empty filter matches nothing (no tier is in the empty set); omit it for "any".
+      if (query.tiers?.length === 0 || query.statuses?.length === 0) return [];
+      const conditions: SQL[] = [];
+      if (query.involving !== undefined) {
+        const who = query.involving;
+        conditions.push(or(eq(incidents.reporterId, who), eq(incidents.assigneeId, who), eq(incidents.ownerId, who))!);
+      }
+      if (query.tiers) conditions.push(inArray(incidents.tier, query.tiers));
+      if (query.statuses) conditions.push(inArray(incidents.status, [...query.statuses]));
+      const rows = await db
+        .select({ data: incidents.data })
+        .from(incidents)
+        .where(and(...conditions))
+        .orderBy(desc(incidents.reportedAt), desc(incidents.seq))
+        .limit(query.limit);
+      return rows.map((r) => r.data);
+    },
+
+    async dueWaits(now, limit) {
+      if (limit <= 0) return [];
+      const rows = await db
+        .select({ data: incidents.data })
+        .from(incidents)
+        .where(and(eq(incidents.status, 'pending'), lte(incidents.waitUntil, toDate(now, 'now'))))
+        .orderBy(asc(incidents.waitUntil), asc(incidents.seq))
+        .limit(limit);
+      return rows.map((r) => r.data);
+    },
+
+    async claimInbound(key, at) {
+      const inserted = await db
+        .insert(inboundDedupe)
+        .values({ key, receivedAt: toDate(at, 'at') })
+        .onConflictDoNothing({ target: inboundDedupe.key })
+        .returning({ key: inboundDedupe.key });
+      return inserted.length === 1;
+    },
+
+    async pruneInbound(before) {
+      const rows = await rowsOf<{ n: string | number }>(
+        db,
+        sql`with gone as (delete from ${inboundDedupe} where ${inboundDedupe.receivedAt} < ${toDate(before, 'before')} returning 1)
+            select count(*) as n from gone`,
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+
+    async claimOutbox(now, limit, leaseMs) {
+      if (limit <= 0) return [];
+      const at = toDate(now, 'now');
+      const leaseUntil = new Date(at.getTime() + leaseMs);
+      const older = alias(outbox, 'older');
+      const claimed = await db.transaction(async (tx) => {
+        // Two statements rather than UPDATE … WHERE id IN (SELECT … LIMIT … FOR UPDATE): the
+        // planner may re-run such a subquery, claiming more than `limit` rows. Locks taken here
+        // are held to the end of the transaction, and SKIP LOCKED lets a concurrent claimer pass
+        // over them instead of waiting and then claiming the same rows.
+        const picked = await tx
+          .select({ id: outbox.id })
+          .from(outbox)
+          .where(
+            and(
+              eq(outbox.status, 'pending'),
+              lte(outbox.nextAttemptAt, at),
+              // Only the oldest pending item of an incident is deliverable: order per incident.
+              // Failed (parked) and done items do not block.
+              notExists(
+                tx
+                  .select({ one: sql`1` })
+                  .from(older)
+                  .where(and(eq(older.incidentId, outbox.incidentId), eq(older.status, 'pending'), lt(older.id, outbox.id))),
+              ),
+            ),
+          )
+          .orderBy(asc(outbox.id))
+          .limit(limit)
+          .for('update', { skipLocked: true });
+        if (picked.length === 0) return [];
+        return tx
+          .update(outbox)
+          .set({ nextAttemptAt: leaseUntil, attempts: sql`${outbox.attempts} + 1` })
+          .where(
+            and(
+              inArray(
+                outbox.id,
+                picked.map((p) => p.id),
+              ),
+              // Re-checked on the locked row version: a row another claimer leased between our
+              // snapshot and our lock is no longer due and is left alone.
+              eq(outbox.status, 'pending'),
+              lte(outbox.nextAttemptAt, at),
+            ),
+          )
+          .returning();
+      });
+      return claimed
+        .map(
+          (r): OutboxItem => ({
+            id: r.id,
+            incidentId: r.incidentId,
+            key: r.key,
+            effect: r.effect,
+            attempts: r.attempts - 1,
+            createdAt: r.createdAt.toISOString(),
+          }),
+        )
+        .sort((a, b) => a.id - b.id);
+    },
+
+    async completeOutbox(id, at) {
+      // A late success of a parked item still counts: it was delivered.
+      await db
+        .update(outbox)
+        .set({ status: 'done', doneAt: toDate(at, 'at') })
+        .where(and(eq(outbox.id, id), ne(outbox.status, 'done')));
+    },
+
+    async failOutbox(id, error, retryAt) {
+      const lastError = truncateError(error);
+      await db
+        .update(outbox)
+        .set(retryAt === null ? { status: 'failed', lastError } : { nextAttemptAt: toDate(retryAt, 'retryAt'), lastError })
+        // Only a pending item can fail: a delivered one stays delivered.
+        .where(and(eq(outbox.id, id), eq(outbox.status, 'pending')));
+    },
+
+    async undelivered(limit) {
+      if (limit <= 0) return [];
+      const rows = await db
+        .select()
+        .from(outbox)
+        .where(inArray(outbox.status, ['pending', 'failed']))
+        .orderBy(asc(outbox.id))
+        .limit(limit);
+      return rows.map((r) => ({
+        id: r.id,
+        incidentId: r.incidentId,
+        key: r.key,
+        effect: r.effect,
+        attempts: r.attempts,
+        createdAt: r.createdAt.toISOString(),
+        status: r.status as 'pending' | 'failed',
+        lastError: r.lastError,
+      }));
+    },
+
+    async getBinding(incidentId, platform, purpose) {
+      if (!UUID.test(incidentId)) return null;
+      const rows = await db
+        .select()
+        .from(messageBindings)
+        .where(
+          and(
+            eq(messageBindings.incidentId, incidentId),
+            eq(messageBindings.platform, platform),
+            eq(messageBindings.purpose, purpose),
+          ),
+        );
+      const r = rows[0];
+      if (!r) return null;
+      return {
+        incidentId: r.incidentId,
+        platform: r.platform as Platform,
+        purpose: r.purpose,
+        channel: r.channel,
+        messageId: r.messageId,
+      } satisfies Binding;
+    },
+
+    async saveBinding(binding) {
+      await db
+        .insert(messageBindings)
+        .values({ ...binding })
+        .onConflictDoUpdate({
+          target: [messageBindings.incidentId, messageBindings.platform, messageBindings.purpose],
+          set: { channel: binding.channel, messageId: binding.messageId, updatedAt: sql`now()` },
+        });
+    },
+
+    close,
+  };
+}
+
+/** The denormalised query columns, always written together with `data` so they cannot drift. */
+function columnsOf(incident: Incident) {
+  return {
+    version: incident.version,
+    status: incident.status,
+    tier: incident.tier satisfies Tier,
+    priority: incident.priority,
+    reporterId: incident.reporter.id,
+    assigneeId: incident.assignee?.id ?? null,
+    ownerId: incident.owner?.id ?? null,
+    waitUntil: incident.waitUntil === null ? null : toDate(incident.waitUntil, 'waitUntil'),
+    data: incident,
+  };
+}
+
+/** Appends timeline entries and enqueues effects inside the caller's transaction. */
+async function append(tx: Db, incidentId: string, entries: TimelineEntry[], effects: Effect[]): Promise<void> {
+  if (entries.length > 0) {
+    await tx.insert(timeline).values(
+      entries.map((e) => ({
+        incidentId,
+        seq: e.seq,
+        type: e.event.type,
+        at: toDate(e.at, 'at'),
+        actor: e.actor,
+        platform: e.platform,
+        automatic: e.automatic,
+        status: e.status,
+        event: e.event,
+      })),
+    );
+  }
+  const first = entries[0];
+  if (effects.length === 0 || !first) return;
+  // The effects become due at the time of the change they announce, on the same (injected)
+  // clock the outbox worker claims with.
+  const at = toDate(first.at, 'at');
+  await tx
+    .insert(outbox)
+    .values(
+      effects.map((effect, index) => ({
+        incidentId,
+        key: `${incidentId}:${first.seq}:${index}`,
+        effect,
+        nextAttemptAt: at,
+        createdAt: at,
+      })),
+    )
+    .onConflictDoNothing({ target: outbox.key });
+}
+
+function checkEntries(incidentId: string, entries: TimelineEntry[], effects: Effect[]): void {
+  for (const e of entries) {
+    if (e.incidentId !== incidentId) {
+      throw new Error(`timeline entry ${e.seq} belongs to ${e.incidentId}, not to incident ${incidentId}`);
+    }
+  }
+  // Outbox keys are built from the first entry's seq; without one a key could collide with
+  // another commit's and its effect would be silently dropped by ON CONFLICT DO NOTHING.
+  if (effects.length > 0 && entries.length === 0) {
+    throw new Error('effects must be committed with at least one timeline entry (their key uses its seq)');
+  }
+}
+
+function seqOf(number: string): number {
+  const match = NUMBER.exec(number);
+  const seq = match ? Number(match[1]) : NaN;
+  if (!Number.isSafeInteger(seq)) throw new Error(`incident number must look like INC-<seq>, got "${number}"`);
+  return seq;
+}
+
+function toDate(value: string, field: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new Error(`${field}: not an ISO-8601 timestamp: "${value}"`);
+  return date;
+}
+
+/** Keeps the first MAX_ERROR_LENGTH characters without splitting a surrogate pair; drops NULs (text cannot hold them). */
+export function truncateError(error: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = error.replace(/\u0000/g, '');
+  if (clean.length <= MAX_ERROR_LENGTH) return clean;
+  return Array.from(clean).slice(0, MAX_ERROR_LENGTH - 1).join('') + '…';
+}
+
+/** Rows of a raw statement: postgres.js answers with an array, PGlite with `{ rows }`. */
+async function rowsOf<T>(db: Db, query: SQL): Promise<T[]> {
+  const result: unknown = await db.execute(query);
+  if (Array.isArray(result)) return result as T[];
+  return (result as { rows: T[] }).rows;
+}

@@ -1,0 +1,65 @@
+import { truncate } from '../messages/format';
+import { LIMITS } from '../incident/decide';
+
+/** What a typed command asks for; platform-neutral (Slack `/incident …`, console, later Feishu/DingTalk). */
+export type ParsedCommand =
+  | { kind: 'form'; title: string }
+  | { kind: 'help' }
+  | { kind: 'list' }
+  | { kind: 'status'; number: string | null }
+  | { kind: 'report'; title: string; description: string }
+  | { kind: 'error'; key: 'command.status_needs_number'; text: string };
+
+const ALIASES: Record<string, 'help' | 'list' | 'status' | 'report'> = {
+  help: 'help',
+  '?': 'help',
+  帮助: 'help',
+  list: 'list',
+  ls: 'list',
+  列表: 'list',
+  status: 'status',
+  st: 'status',
+  状态: 'status',
+  report: 'report',
+  new: 'report',
+  报障: 'report',
+};
+
+/** `INC-42`, `inc-42`, `#42` or `42`: normalised to `INC-42`; null when it is not a number. */
+export function parseIncidentNumber(text: string): string | null {
+  const m = /^(?:#|inc-?)?(\d{1,12})$/i.exec(text.trim());
+  return m ? `INC-${Number(m[1])}` : null;
+}
+
+/** Splits free text into a title (first line, cut to the title limit) and the full description. */
+export function titleAndDescription(text: string): { title: string; description: string } {
+  const trimmed = text.trim();
+  const firstLine = trimmed.split(/\r?\n/)[0]!.trim();
+  const title = truncate(firstLine, LIMITS.title);
+  const description = trimmed === title ? '' : truncate(trimmed, LIMITS.description);
+  return { title, description };
+}
+
+/** Parses the text after the command name. Never throws; anything not a sub-command is a report. */
+export function parseCommand(raw: string): ParsedCommand {
+  const text = (raw ?? '').replace(/\u00a0/g, ' ').trim();
+  if (!text) return { kind: 'form', title: '' };
+  const [head = '', ...rest] = text.split(/\s+/);
+  const sub = ALIASES[head.toLowerCase()];
+  const tail = text.slice(head.length).trim();
+  switch (sub) {
+    case 'help':
+      return { kind: 'help' };
+    case 'list':
+      return { kind: 'list' };
+    case 'status': {
+      if (!tail) return { kind: 'status', number: null };
+      const number = parseIncidentNumber(tail);
+      return number && rest.length === 1 ? { kind: 'status', number } : { kind: 'error', key: 'command.status_needs_number', text: tail };
+    }
+    case 'report':
+      return tail ? { kind: 'report', ...titleAndDescription(tail) } : { kind: 'form', title: '' };
+    default:
+      return { kind: 'report', ...titleAndDescription(text) };
+  }
+}

@@ -1,0 +1,141 @@
+import type { Command, ReportInput } from './incident/commands';
+import { createIncident, decide, evolve } from './incident/decide';
+import type { Actor, EventBody, TimelineEntry } from './incident/events';
+import type { Incident, PersonRef, Platform } from './incident/model';
+import { reject, type Rejection } from './incident/rejection';
+import { planEffects } from './plan';
+import type { Clock, IncidentStore, Logger } from './ports';
+import type { Policy } from './policy/policy';
+
+export interface DispatcherDeps {
+  store: IncidentStore;
+  clock: Clock;
+  policy: Policy;
+  platforms: readonly Platform[];
+  newId: () => string;
+  logger: Logger;
+  /** Called after every commit that enqueued effects, so the outbox worker wakes at once. */
+  onCommitted?: () => void;
+}
+
+export type ActResult = { ok: true; incident: Incident; before: Incident; events: EventBody[] } | (Rejection & { incident: Incident | null });
+export type ReportResult = { ok: true; incident: Incident } | (Rejection & { incident: null });
+
+/** Where an incident is referred to: by id (buttons) or by its number (typed commands). */
+export type IncidentRef = { id: string } | { number: string };
+
+/** How many times a command is re-decided after losing a compare-and-set race. */
+const MAX_ATTEMPTS = 8;
+
+function entriesFor(incident: Incident, events: EventBody[], firstSeq: number, at: string, actor: Actor, platform: Platform | 'system', states: Incident[]): TimelineEntry[] {
+  return events.map((event, i) => ({
+    incidentId: incident.id,
+    seq: firstSeq + i,
+    at,
+    actor,
+    platform,
+    automatic: actor.kind === 'system',
+    event,
+    status: states[i]!.status,
+  }));
+}
+
+/**
+ * The only orchestrator (ARCHITECTURE.md): load → decide → persist with compare-and-set, with the
+ * effects in the same transaction → wake the outbox. Adapters call it; it never calls a platform.
+ */
+export function createDispatcher(deps: DispatcherDeps) {
+  const { store, clock, policy, logger } = deps;
+  const planCtx = { policy, platforms: deps.platforms };
+
+  async function load(ref: IncidentRef): Promise<Incident | null> {
+    return 'id' in ref ? store.get(ref.id) : store.getByNumber(ref.number);
+  }
+
+  /** Files a new incident. Malformed input is refused with the field named; nothing is stored then. */
+  async function report(reporter: PersonRef, input: ReportInput, origin: { platform: Platform; channel: string }): Promise<ReportResult> {
+    const now = clock.now().toISOString();
+    const built = createIncident(input, { id: deps.newId(), seq: 0, now, policy, reporter, origin });
+    if (!built.ok) return { ...built, incident: null };
+    // The number is taken only once the input is known to be valid, so refusals burn no numbers.
+    const seq = await store.nextSeq();
+    const incident: Incident = { ...built.incident, number: `INC-${seq}` };
+    const actor: Actor = { kind: 'person', person: reporter };
+    const event: EventBody = { type: 'IncidentReported', incident };
+    const entries = entriesFor(incident, [event], 1, now, actor, origin.platform, [incident]);
+    const effects = planEffects(null, incident, [event], actor, planCtx);
+    await store.create(incident, entries, effects);
+    logger.info('incident reported', { incident: incident.number, priority: incident.priority, platform: origin.platform });
+    deps.onCommitted?.();
+    return { ok: true, incident };
+  }
+
+  /**
+   * Runs a command against an incident. With `expectedVersion` (a button rendered from that
+   * version) a command that would succeed on a newer state is refused as a stale card instead,
+   * because the person decided on what they saw. Refusals change nothing.
+   */
+  async function act(
+    actor: Actor,
+    ref: IncidentRef,
+    command: Command,
+    opts: { platform: Platform | 'system'; expectedVersion?: number },
+  ): Promise<ActResult> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = await load(ref);
+      if (!current) return { ...reject({ reason: 'not_found' }), incident: null };
+      const now = clock.now().toISOString();
+      const decision = decide(current, command, { now, policy, actor, platform: opts.platform });
+      if (!decision.ok) return { ...decision, incident: current };
+      if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.version) {
+        return { ...reject({ reason: 'stale_card' }), incident: current };
+      }
+      const states: Incident[] = [];
+      let next = current;
+      for (const e of decision.events) {
+        next = evolve(next, e, now);
+        states.push(next);
+      }
+      next = { ...next, version: current.version + 1 };
+      const timeline = await store.timeline(current.id);
+      const firstSeq = (timeline.at(-1)?.seq ?? 0) + 1;
+      const entries = entriesFor(next, decision.events, firstSeq, now, actor, opts.platform, states);
+      const effects = planEffects(current, next, decision.events, actor, planCtx);
+      if (await store.commit(next, current.version, entries, effects)) {
+        logger.info('incident changed', {
+          incident: next.number,
+          command: command.type,
+          status: next.status,
+          actor: actor.kind === 'person' ? actor.person.id : `system:${actor.reason}`,
+        });
+        deps.onCommitted?.();
+        return { ok: true, incident: next, before: current, events: decision.events };
+      }
+      // Lost the race: decide again on the winner's state (its answer names the winner).
+      if (opts.expectedVersion !== undefined) {
+        const fresh = await load(ref);
+        if (fresh) {
+          const again = decide(fresh, command, { now: clock.now().toISOString(), policy, actor, platform: opts.platform });
+          if (!again.ok) return { ...again, incident: fresh };
+          return { ...reject({ reason: 'stale_card' }), incident: fresh };
+        }
+      }
+    }
+    return { ...reject({ reason: 'busy' }), incident: await load(ref) };
+  }
+
+  /** Resumes every pending incident whose wait-until time has come (derived from the database). */
+  async function resumeDueWaits(limit = 100): Promise<number> {
+    const due = await store.dueWaits(clock.now().toISOString(), limit);
+    let resumed = 0;
+    for (const incident of due) {
+      const r = await act({ kind: 'system', reason: 'wait_until' }, { id: incident.id }, { type: 'ResumeIncident' }, { platform: 'system' });
+      if (r.ok) resumed++;
+    }
+    return resumed;
+  }
+
+  return { report, act, load, resumeDueWaits, policy, store };
+}
+
+export type Dispatcher = ReturnType<typeof createDispatcher>;

@@ -1,0 +1,35 @@
+import type { Platform } from './incident/model';
+import type { Locale } from './policy/policy';
+
+/** Where a message goes on a platform: a channel (queue) or a person (direct message). */
+export interface Target {
+  type: 'channel' | 'user';
+  id: string;
+}
+
+/**
+ * Which card an incident has in a given place. Cards are rendered at delivery time from the
+ * latest state, so a late or repeated `card.sync` always shows the truth.
+ */
+export type CardPurpose = `queue:${string}` | 'reporter' | `approver:${string}`;
+
+/** Effects are data (ARCHITECTURE.md rule 3): written to the outbox with the state change. */
+export type Effect =
+  | {
+      kind: 'card.sync';
+      platform: Platform;
+      purpose: CardPurpose;
+      target: Target;
+      locale: Locale;
+      /** False for cards that only need updating if they were ever posted (an old queue's card). */
+      createIfMissing: boolean;
+    }
+  | {
+      kind: 'message.send';
+      platform: Platform;
+      target: Target;
+      locale: Locale;
+      /** The catalog key it was rendered from (for logs and tests) and the text in the target's locale. */
+      key: string;
+      text: string;
+    };

@@ -1,0 +1,31 @@
+import type { CommandType } from './commands';
+import type { Status } from './model';
+
+/**
+ * The one explicit lifecycle table (DOMAIN.md §4; ARCHITECTURE.md rule 2): for each command, the
+ * statuses it may start from and the status it leads to. `same` keeps the status. Authorisation
+ * and field rules live in decide(); this table answers only "is this move possible at all".
+ * ReassignIncident to a person keeps in_progress; to another tier it puts the ticket back to new.
+ */
+export const TRANSITIONS: Readonly<Record<CommandType, { from: readonly Status[]; to: Status | 'same' | 'new|in_progress' }>> = {
+  AcceptIncident: { from: ['new'], to: 'in_progress' },
+  EscalateIncident: { from: ['new', 'in_progress'], to: 'new' },
+  ReassignIncident: { from: ['new', 'in_progress'], to: 'new|in_progress' },
+  RejectIncident: { from: ['new'], to: 'rejected' },
+  HoldIncident: { from: ['in_progress'], to: 'pending' },
+  ResumeIncident: { from: ['pending'], to: 'in_progress' },
+  // From new only for a member of the current tier: the desk answering a consultation at once
+  // logs it already resolved (DOMAIN.md §4); decide() records the implied accept first.
+  ResolveIncident: { from: ['new', 'in_progress', 'pending'], to: 'resolved' },
+  ConfirmResolution: { from: ['resolved'], to: 'closed' },
+  ReopenIncident: { from: ['resolved'], to: 'in_progress' },
+  RateIncident: { from: ['closed'], to: 'same' },
+  ApproveRequest: { from: ['pending_approval'], to: 'new' },
+  DenyRequest: { from: ['pending_approval'], to: 'rejected' },
+  ChangePriority: { from: ['pending_approval', 'new', 'in_progress', 'pending'], to: 'same' },
+  CloseIncident: { from: ['resolved'], to: 'closed' },
+};
+
+export function allowedFrom(command: CommandType, status: Status): boolean {
+  return TRANSITIONS[command].from.includes(status);
+}

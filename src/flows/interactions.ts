@@ -1,0 +1,224 @@
+import { parseCommand } from './commands/parse';
+import type { Dispatcher } from './dispatch';
+import type { Command } from './incident/commands';
+import type { Incident, PersonRef, Platform } from './incident/model';
+import { OPEN_STATUSES } from './incident/model';
+import { decide } from './incident/decide';
+import type { Rejection } from './incident/rejection';
+import type { ActionId, NeutralCard, NeutralForm } from './messages/card';
+import { ACTION_IDS, decodeButtonValue } from './messages/card';
+import { buildIncidentCard } from './messages/cards';
+import { t, type MessageKey } from './messages/catalog';
+import { actionForm, commandFromForm, reportForm, reportFromForm, type FormValues } from './messages/forms';
+import { refusalText } from './messages/refusals';
+import { personActor } from './people';
+import type { Locale } from './policy/policy';
+import { localeOf, tiersOf } from './policy/policy';
+
+/** What to show the person who acted: adapters render it (ephemeral message, toast, console line). */
+export type Reply =
+  | { kind: 'text'; text: string; refused: boolean }
+  | { kind: 'card'; card: NeutralCard }
+  | { kind: 'form'; form: NeutralForm; context: FormContext };
+
+/** Carried through a form (Slack: private_metadata) so the submission knows what it completes. */
+export interface FormContext {
+  formId: 'report' | ActionId;
+  incidentId: string | null;
+  version: number | null;
+  /** Where the person was, so a refusal after submission can reach them there. */
+  channel: string;
+}
+
+export type FormResult =
+  | { ok: true; reply: Reply; incident: Incident }
+  | { ok: false; fieldErrors: Record<string, string> }
+  | { ok: false; reply: Reply };
+
+export interface InteractionContext {
+  platform: Platform;
+  channel: string;
+  /** How the command is typed on this platform, for help texts (`/incident`). */
+  commandName: string;
+}
+
+const COMMAND_FOR_CLICK: Partial<Record<ActionId, (arg?: string) => Command>> = {
+  'incident.accept': () => ({ type: 'AcceptIncident' }),
+  'incident.resume': () => ({ type: 'ResumeIncident' }),
+  'incident.confirm': () => ({ type: 'ConfirmResolution' }),
+  'incident.rate': (arg) => ({ type: 'RateIncident', score: Number(arg), feedback: null }),
+  'request.approve': () => ({ type: 'ApproveRequest', note: null }),
+};
+
+/** Stand-in input used to ask "would this person be allowed at all?" before showing a form. */
+const PROBE: Partial<Record<ActionId, Command>> = {
+  'incident.escalate': { type: 'EscalateIncident', reason: '-' },
+  'incident.reject': { type: 'RejectIncident', reason: '-' },
+  'incident.reopen': { type: 'ReopenIncident', reason: '-' },
+  'request.deny': { type: 'DenyRequest', reason: '-' },
+  'incident.hold': { type: 'HoldIncident', reason: '-', until: null },
+  'incident.resolve': { type: 'ResolveIncident', code: 'fixed', note: '-' },
+};
+
+/**
+ * The conversation with people, shared by every adapter: typed commands, button clicks and form
+ * submissions in, neutral replies out. Business rules stay in decide(); this only translates.
+ */
+export function createInteractions(dispatcher: Dispatcher) {
+  const { policy, store } = dispatcher;
+  const localeFor = (person: PersonRef): Locale => localeOf(policy, person.id);
+
+  const text = (s: string, refused = false): Reply => ({ kind: 'text', text: s, refused });
+  const refusal = (r: Rejection, incident: Incident | null, locale: Locale, person: PersonRef, ref = ''): Reply =>
+    text(refusalText(r, incident, locale, ref, person.id), true);
+
+  function doneText(actionId: ActionId, incident: Incident, locale: Locale): string {
+    const key = `reply.done.${actionId}`;
+    const params = { number: incident.number, tier: t(locale, `tier.${incident.tier}` as MessageKey) };
+    return t(locale, (DONE_KEYS.has(actionId) ? key : 'reply.done.default') as MessageKey, params);
+  }
+
+  async function listFor(person: PersonRef, locale: Locale, commandName: string): Promise<Reply> {
+    const line = (i: Incident) =>
+      t(locale, 'list.line', {
+        number: i.number,
+        priority: i.priority,
+        status: t(locale, `status.${i.status}` as MessageKey),
+        title: i.title,
+      });
+    const mine = await store.list({ involving: person.id, statuses: OPEN_STATUSES, limit: 20 });
+    const tiers = tiersOf(policy, person.id);
+    const out = [`*${t(locale, 'list.mine')}*`, ...(mine.length ? mine.map(line) : [t(locale, 'list.none')])];
+    if (tiers.length) {
+      const queue = await store.list({ tiers, statuses: ['pending_approval', 'new'], limit: 20 });
+      out.push(
+        '',
+        `*${t(locale, 'list.queue', { tiers: tiers.map((x) => t(locale, `tier.${x}` as MessageKey)).join(', ') })}*`,
+        ...(queue.length ? queue.map(line) : [t(locale, 'list.none')]),
+      );
+    }
+    void commandName;
+    return text(out.join('\n'));
+  }
+
+  async function cardFor(incident: Incident, person: PersonRef, locale: Locale): Promise<Reply> {
+    const last = (await store.timeline(incident.id)).at(-1) ?? null;
+    const asReporter = incident.reporter.id === person.id && (incident.status === 'resolved' || (incident.status === 'closed' && incident.rating === null));
+    return { kind: 'card', card: buildIncidentCard(incident, asReporter ? 'reporter' : `queue:${incident.tier}`, last, { policy, locale }) };
+  }
+
+  /** A typed command (`/incident …`). Reports are filed at once; the rest answer the person. */
+  async function command(person: PersonRef, raw: string, ctx: InteractionContext): Promise<Reply> {
+    const locale = localeFor(person);
+    const parsed = parseCommand(raw);
+    switch (parsed.kind) {
+      case 'help':
+        return text(t(locale, 'command.help', { command: ctx.commandName }));
+      case 'form':
+        return { kind: 'form', form: reportForm(locale, policy, parsed.title), context: { formId: 'report', incidentId: null, version: null, channel: ctx.channel } };
+      case 'error':
+        return text(t(locale, parsed.key, { text: parsed.text, command: ctx.commandName }), true);
+      case 'list':
+        return listFor(person, locale, ctx.commandName);
+      case 'status': {
+        if (parsed.number) {
+          const incident = await store.getByNumber(parsed.number);
+          if (!incident) return text(t(locale, 'refuse.not_found', { ref: parsed.number }), true);
+          return cardFor(incident, person, locale);
+        }
+        const mine = await store.list({ involving: person.id, statuses: OPEN_STATUSES, limit: 20 });
+        if (mine.length === 0) return text(t(locale, 'status.none', { command: ctx.commandName }));
+        if (mine.length === 1) return cardFor(mine[0]!, person, locale);
+        return listFor(person, locale, ctx.commandName);
+      }
+      case 'report': {
+        const r = await dispatcher.report(person, { title: parsed.title, description: parsed.description }, { platform: ctx.platform, channel: ctx.channel });
+        if (!r.ok) return refusal(r, null, locale, person);
+        return text(receipt(r.incident, locale));
+      }
+    }
+  }
+
+  function receipt(incident: Incident, locale: Locale): string {
+    const key: MessageKey = incident.status === 'pending_approval' ? 'notify.reported_approval' : 'notify.reported';
+    return t(locale, key, { number: incident.number, title: incident.title, priority: t(locale, `priority.${incident.priority}` as MessageKey) });
+  }
+
+  /** A button press. Actions needing a reason or note answer with their form (after checking the person may act at all). */
+  async function click(person: PersonRef, actionId: string, rawValue: unknown, ctx: InteractionContext): Promise<Reply> {
+    const locale = localeFor(person);
+    const value = decodeButtonValue(rawValue);
+    if (!value || !ACTION_IDS.includes(actionId as ActionId)) return text(t(locale, 'refuse.bad_button'), true);
+    const id = actionId as ActionId;
+    const incident = await dispatcher.load({ id: value.incidentId });
+    if (!incident) return refusal({ ok: false, reason: 'not_found' }, null, locale, person, value.incidentId.slice(0, 8));
+    const make = COMMAND_FOR_CLICK[id];
+    if (make) {
+      const r = await dispatcher.act(personActor(person), { id: value.incidentId }, make(value.arg), { platform: ctx.platform, expectedVersion: value.version });
+      if (!r.ok) return refusal(r, r.incident, locale, person);
+      return text(doneText(id, r.incident, locale));
+    }
+    const probe = PROBE[id];
+    const form = actionForm(id, incident, locale, policy);
+    if (!form) return text(t(locale, 'refuse.bad_button'), true);
+    if (probe || id === 'incident.reassign') {
+      const check = dryRun(person, incident, probe ?? { type: 'ReassignIncident', toTier: null, toPerson: null, reason: '-' });
+      if (check) return refusal(check, incident, locale, person);
+      if (incident.version !== value.version) return refusal({ ok: false, reason: 'stale_card' }, incident, locale, person);
+    }
+    return { kind: 'form', form, context: { formId: id, incidentId: incident.id, version: value.version, channel: ctx.channel } };
+  }
+
+  function dryRun(person: PersonRef, incident: Incident, cmd: Command): Rejection | null {
+    const d = decide(incident, cmd, { now: new Date(0).toISOString(), policy, actor: personActor(person), platform: incident.reporter.platform });
+    // Only "who" and "when" matter before the form: field problems are for the submission.
+    if (d.ok || d.reason === 'invalid_input' || d.reason === 'same_tier') return null;
+    return d;
+  }
+
+  /** A submitted form. Field problems come back per field (shown in the form); refusals as a reply. */
+  async function submit(person: PersonRef, context: FormContext, values: FormValues, ctx: InteractionContext): Promise<FormResult> {
+    const locale = localeFor(person);
+    if (context.formId === 'report') {
+      const r = await dispatcher.report(person, reportFromForm(values), { platform: ctx.platform, channel: context.channel || ctx.channel });
+      if (!r.ok) {
+        if (r.reason === 'invalid_input') return { ok: false, fieldErrors: { [r.field]: refusalText(r, null, locale) } };
+        return { ok: false, reply: refusal(r, null, locale, person) };
+      }
+      return { ok: true, reply: text(receipt(r.incident, locale)), incident: r.incident };
+    }
+    if (!context.incidentId) return { ok: false, reply: text(t(locale, 'refuse.bad_button'), true) };
+    const parsed = commandFromForm(context.formId, values, policy);
+    if (!parsed.ok) {
+      return { ok: false, fieldErrors: { [parsed.field]: refusalText({ ok: false, reason: 'invalid_input', field: parsed.field, problem: parsed.problem }, null, locale) } };
+    }
+    const r = await dispatcher.act(personActor(person), { id: context.incidentId }, parsed.command, {
+      platform: ctx.platform,
+      ...(context.version ? { expectedVersion: context.version } : {}),
+    });
+    if (!r.ok) {
+      if (r.reason === 'invalid_input') return { ok: false, fieldErrors: { [r.field]: refusalText(r, r.incident, locale) } };
+      return { ok: false, reply: refusal(r, r.incident, locale, person) };
+    }
+    return { ok: true, reply: text(doneText(context.formId, r.incident, locale)), incident: r.incident };
+  }
+
+  return { command, click, submit, localeFor };
+}
+
+const DONE_KEYS = new Set<string>([
+  'incident.accept',
+  'incident.escalate',
+  'incident.reassign',
+  'incident.hold',
+  'incident.resume',
+  'incident.resolve',
+  'incident.confirm',
+  'incident.reopen',
+  'incident.reject',
+  'incident.rate',
+  'request.approve',
+  'request.deny',
+]);
+
+export type Interactions = ReturnType<typeof createInteractions>;

@@ -1,0 +1,189 @@
+import type { TimelineEntry, EventBody } from '../incident/events';
+import type { Incident, Tier } from '../incident/model';
+import { FINAL_STATUSES } from '../incident/model';
+import type { Locale, Policy } from '../policy/policy';
+import type { ActionId, CardButton, NeutralCard } from './card';
+import { encodeButtonValue } from './card';
+import { t, type MessageKey } from './catalog';
+import { formatTime, truncate } from './format';
+
+export interface CardContext {
+  policy: Policy;
+  locale: Locale;
+}
+
+const ACCENT = { P1: 'critical', P2: 'high', P3: 'medium', P4: 'low' } as const;
+
+function actorName(entry: TimelineEntry, locale: Locale): string {
+  return entry.actor.kind === 'person' ? entry.actor.person.name : t(locale, 'actor.system');
+}
+
+/** The one line that says what happened last: "Accepted by Li Wei 11-22 10:42". */
+export function outcomeLine(entry: TimelineEntry, ctx: CardContext): string {
+  const { locale } = ctx;
+  const time = formatTime(entry.at, locale, ctx.policy.timeZone);
+  const actor = actorName(entry, locale);
+  const e: EventBody = entry.event;
+  const tier = (x: Tier) => t(locale, `tier.${x}` as MessageKey);
+  switch (e.type) {
+    case 'IncidentEscalated':
+      return t(locale, 'outcome.IncidentEscalated', { actor, time, toTier: tier(e.toTier), reason: e.reason });
+    case 'IncidentReassigned':
+      return t(locale, 'outcome.IncidentReassigned', {
+        actor,
+        time,
+        target: e.assignee ? `${e.assignee.name} (${tier(e.toTier)})` : tier(e.toTier),
+        reason: e.reason,
+      });
+    case 'IncidentRejected':
+    case 'RequestDenied':
+    case 'IncidentReopened':
+      return t(locale, `outcome.${e.type}`, { actor, time, reason: e.reason });
+    case 'IncidentHeld':
+      return e.until
+        ? t(locale, 'outcome.IncidentHeldUntil', { actor, time, reason: e.reason, until: formatTime(e.until, locale, ctx.policy.timeZone) })
+        : t(locale, 'outcome.IncidentHeld', { actor, time, reason: e.reason });
+    case 'IncidentResolved':
+      return t(locale, 'outcome.IncidentResolved', { actor, time, code: t(locale, `code.${e.code}` as MessageKey), note: truncate(e.note, 300) });
+    case 'IncidentRated':
+      return t(locale, 'outcome.IncidentRated', { actor, time, score: e.score });
+    case 'PriorityChanged':
+      return t(locale, 'outcome.PriorityChanged', {
+        actor,
+        time,
+        from: t(locale, `priority.${e.from}` as MessageKey),
+        to: t(locale, `priority.${e.to}` as MessageKey),
+        reason: e.reason,
+      });
+    default:
+      return t(locale, `outcome.${e.type}` as MessageKey, { actor, time });
+  }
+}
+
+function button(actionId: ActionId, incident: Incident, locale: Locale, style: CardButton['style'] = 'default', arg?: string): CardButton {
+  const label = t(locale, `button.${actionId}` as MessageKey, arg ? { score: arg } : {});
+  const value = encodeButtonValue(arg ? { incidentId: incident.id, version: incident.version, arg } : { incidentId: incident.id, version: incident.version });
+  return { actionId, label, value, style };
+}
+
+/** Buttons a queue card offers in each status; who may press them is decided on click. */
+export function queueButtons(incident: Incident, locale: Locale): CardButton[] {
+  const b = (id: ActionId, style: CardButton['style'] = 'default') => button(id, incident, locale, style);
+  switch (incident.status) {
+    case 'pending_approval':
+      return [b('request.approve', 'primary'), b('request.deny', 'danger')];
+    case 'new':
+      return [b('incident.accept', 'primary'), b('incident.resolve'), b('incident.escalate'), b('incident.reject', 'danger')];
+    case 'in_progress':
+      return [b('incident.resolve', 'primary'), b('incident.escalate'), b('incident.hold'), b('incident.reassign')];
+    case 'pending':
+      return [b('incident.resume', 'primary'), b('incident.resolve')];
+    default:
+      return [];
+  }
+}
+
+function fields(incident: Incident, ctx: CardContext) {
+  const { locale, policy } = ctx;
+  const l = (k: MessageKey) => t(locale, k);
+  const person = (p: Incident['assignee']) => (p ? p.name : l('card.nobody'));
+  const keyUser = policy.keyUsers.includes(incident.reporter.id) ? ` (${l('card.key_user')})` : '';
+  const out = [
+    { label: l('card.field.priority'), value: l(`priority.${incident.priority}` as MessageKey) },
+    { label: l('card.field.status'), value: l(`status.${incident.status}` as MessageKey) },
+    { label: l('card.field.tier'), value: l(`tier.${incident.tier}` as MessageKey) },
+    { label: l('card.field.category'), value: l(`category.${incident.category}` as MessageKey) },
+    { label: l('card.field.reporter'), value: `${incident.reporter.name}${keyUser}` },
+    { label: l('card.field.assignee'), value: person(incident.assignee) },
+    {
+      label: l('card.field.impact_urgency'),
+      value: `${l(`level.${incident.impact}` as MessageKey)} / ${l(`level.${incident.urgency}` as MessageKey)}`,
+    },
+    { label: l('card.field.reported'), value: formatTime(incident.reportedAt, locale, policy.timeZone) },
+  ];
+  if (incident.system) out.splice(4, 0, { label: l('card.field.system'), value: incident.system });
+  if (incident.owner && incident.owner.id !== incident.assignee?.id) {
+    out.push({ label: l('card.field.owner'), value: incident.owner.name });
+  }
+  if (incident.waitUntil) {
+    out.push({ label: l('card.field.waiting_until'), value: formatTime(incident.waitUntil, locale, policy.timeZone) });
+  }
+  if (incident.resolutionCode && incident.resolutionNote) {
+    out.push({
+      label: l('card.field.resolution'),
+      value: `${l(`code.${incident.resolutionCode}` as MessageKey)}: ${truncate(incident.resolutionNote, 500)}`,
+    });
+  }
+  if (incident.rating !== null) out.push({ label: l('card.field.rating'), value: `${incident.rating}/5` });
+  return out;
+}
+
+/**
+ * The card for an incident in a given place (`queue:<tier>`, `reporter`, `approver:<key>`),
+ * built from the latest state. A card that is no longer where the work happens (the ticket moved
+ * tier, or it is final) shows its outcome line instead of buttons.
+ */
+export function buildIncidentCard(incident: Incident, purpose: string, last: TimelineEntry | null, ctx: CardContext): NeutralCard {
+  const { locale } = ctx;
+  const title = t(locale, 'card.title', { number: incident.number, title: incident.title });
+  const lastLine = last ? outcomeLine(last, ctx) : null;
+  const accent = incident.status === 'closed' ? 'done' : ACCENT[incident.priority];
+  const base = { title, fields: fields(incident, ctx), accent } as const;
+  const final = FINAL_STATUSES.includes(incident.status);
+
+  if (purpose === 'reporter') {
+    let body = '';
+    let buttons: CardButton[] = [];
+    if (incident.status === 'resolved') {
+      body = t(locale, 'card.reporter.resolved', {
+        number: incident.number,
+        name: incident.assignee?.name ?? t(locale, 'actor.system'),
+        note: truncate(incident.resolutionNote ?? '', 500),
+      });
+      buttons = [button('incident.confirm', incident, locale, 'primary'), button('incident.reopen', incident, locale, 'danger')];
+    } else if (incident.status === 'closed' && incident.rating === null) {
+      body = t(locale, 'card.reporter.rate', { number: incident.number });
+      buttons = [1, 2, 3, 4, 5].map((s) => button('incident.rate', incident, locale, s >= 4 ? 'primary' : 'default', String(s)));
+    } else if (incident.rating !== null) {
+      body = t(locale, 'card.reporter.rated', { number: incident.number, score: incident.rating });
+    }
+    return {
+      ...base,
+      body,
+      fallback: body || `${title}: ${lastLine ?? ''}`,
+      context: buttons.length && lastLine ? [lastLine] : [],
+      buttons,
+      outcome: buttons.length ? null : lastLine,
+    };
+  }
+
+  if (purpose.startsWith('approver:')) {
+    const live = incident.status === 'pending_approval';
+    const body = t(locale, 'card.approver.ask', { number: incident.number, reporter: incident.reporter.name });
+    return {
+      ...base,
+      body: live ? `${body}\n${truncate(incident.description, 1500)}`.trim() : truncate(incident.description, 1500),
+      fallback: live ? body : `${title}: ${lastLine ?? ''}`,
+      context: [],
+      buttons: live ? queueButtons(incident, locale) : [],
+      outcome: live ? null : lastLine,
+    };
+  }
+
+  const queueTier = purpose.startsWith('queue:') ? purpose.slice('queue:'.length) : incident.tier;
+  const here = queueTier === incident.tier;
+  const buttons = here && !final ? queueButtons(incident, locale) : [];
+  const outcome = buttons.length
+    ? null
+    : here || final
+      ? lastLine
+      : `${lastLine ?? ''}\n${t(locale, 'outcome.moved', { tier: t(locale, `tier.${incident.tier}` as MessageKey) })}`.trim();
+  return {
+    ...base,
+    body: truncate(incident.description, 1500),
+    fallback: `${title} [${t(locale, `status.${incident.status}` as MessageKey)}]`,
+    context: buttons.length && lastLine ? [lastLine] : [],
+    buttons,
+    outcome,
+  };
+}

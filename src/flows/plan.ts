@@ -1,0 +1,169 @@
+import type { Effect, Target } from './effects';
+import type { Actor, EventBody } from './incident/events';
+import type { Incident, Platform, Tier } from './incident/model';
+import { t, type MessageKey } from './messages/catalog';
+import { formatTime } from './messages/format';
+import type { Locale, Policy } from './policy/policy';
+import { accountOf, localeOf } from './policy/policy';
+
+export interface PlanContext {
+  policy: Policy;
+  /** Platforms this deployment has connected; effects go only there. */
+  platforms: readonly Platform[];
+}
+
+function queueCards(incident: Incident, tier: Tier, ctx: PlanContext, createIfMissing: boolean): Effect[] {
+  const out: Effect[] = [];
+  for (const platform of ctx.platforms) {
+    const channel = ctx.policy.tiers[tier].queues[platform];
+    if (!channel) continue;
+    out.push({
+      kind: 'card.sync',
+      platform,
+      purpose: `queue:${tier}`,
+      target: { type: 'channel', id: channel },
+      locale: ctx.policy.locale,
+      createIfMissing,
+    });
+  }
+  return out;
+}
+
+function reporterTarget(incident: Incident, ctx: PlanContext): { platform: Platform; target: Target; locale: Locale } | null {
+  const platform = incident.reporter.platform;
+  if (!ctx.platforms.includes(platform)) return null;
+  return { platform, target: { type: 'user', id: incident.reporter.platformUserId }, locale: localeOf(ctx.policy, incident.reporter.id) };
+}
+
+function personTargets(personKey: string, ctx: PlanContext) {
+  const out: { platform: Platform; target: Target; locale: Locale }[] = [];
+  for (const platform of ctx.platforms) {
+    const account = accountOf(ctx.policy, personKey, platform);
+    if (account) out.push({ platform, target: { type: 'user', id: account }, locale: localeOf(ctx.policy, personKey) });
+  }
+  return out;
+}
+
+function notifyParams(e: EventBody, incident: Incident, actor: Actor, locale: Locale, policy: Policy): Record<string, string | number> {
+  const tier = (x: Tier) => t(locale, `tier.${x}` as MessageKey);
+  const params: Record<string, string | number> = {
+    number: incident.number,
+    title: incident.title,
+    priority: t(locale, `priority.${incident.priority}` as MessageKey),
+    actor: actor.kind === 'person' ? actor.person.name : t(locale, 'actor.system'),
+    tier: tier(incident.tier),
+    assignee: incident.assignee?.name ?? t(locale, 'card.nobody'),
+  };
+  if ('reason' in e) params.reason = e.reason;
+  if (e.type === 'IncidentEscalated') params.toTier = tier(e.toTier);
+  if (e.type === 'IncidentReassigned') params.target = e.assignee ? `${e.assignee.name} (${tier(e.toTier)})` : tier(e.toTier);
+  if (e.type === 'IncidentHeld' && e.until) params.until = formatTime(e.until, locale, policy.timeZone);
+  if (e.type === 'PriorityChanged') {
+    params.from = t(locale, `priority.${e.from}` as MessageKey);
+    params.to = t(locale, `priority.${e.to}` as MessageKey);
+  }
+  return params;
+}
+
+/** Events the reporter hears about by direct message (resolve asks through its own card). */
+const REPORTER_NEWS = new Set<EventBody['type']>([
+  'IncidentAccepted',
+  'IncidentEscalated',
+  'IncidentReassigned',
+  'IncidentRejected',
+  'IncidentHeld',
+  'IncidentResumed',
+  'IncidentReopened',
+  'IncidentClosed',
+  'RequestApproved',
+  'RequestDenied',
+  'PriorityChanged',
+]);
+
+/**
+ * What must be said and shown after a change (effects as data, ARCHITECTURE.md rule 3). Pure:
+ * the effects are written to the outbox in the same transaction as the change.
+ */
+export function planEffects(before: Incident | null, after: Incident, events: EventBody[], actor: Actor, ctx: PlanContext): Effect[] {
+  const effects: Effect[] = [];
+  const { policy } = ctx;
+
+  // The live card in the current tier's queue, and the old queue's card shows where it went.
+  effects.push(...queueCards(after, after.tier, ctx, true));
+  if (before && before.tier !== after.tier) effects.push(...queueCards(after, before.tier, ctx, false));
+
+  const reported = events.some((e) => e.type === 'IncidentReported');
+  if (reported && after.status === 'pending_approval') {
+    for (const key of policy.roles.approver) {
+      for (const p of personTargets(key, ctx)) {
+        effects.push({ kind: 'card.sync', platform: p.platform, purpose: `approver:${key}`, target: p.target, locale: p.locale, createIfMissing: true });
+      }
+    }
+  } else if (before?.status === 'pending_approval' && after.status !== 'pending_approval') {
+    for (const key of policy.roles.approver) {
+      for (const p of personTargets(key, ctx)) {
+        effects.push({ kind: 'card.sync', platform: p.platform, purpose: `approver:${key}`, target: p.target, locale: p.locale, createIfMissing: false });
+      }
+    }
+  }
+
+  const reporter = reporterTarget(after, ctx);
+  const actorId = actor.kind === 'person' ? actor.person.id : null;
+  if (reporter && reported) {
+    // The receipt in the reporter's direct messages: the durable record of the number and
+    // priority, and where every later notice about it arrives.
+    const key: MessageKey = after.status === 'pending_approval' ? 'notify.reported_approval' : 'notify.reported';
+    effects.push({
+      kind: 'message.send',
+      platform: reporter.platform,
+      target: reporter.target,
+      locale: reporter.locale,
+      key,
+      text: t(reporter.locale, key, notifyParams(events[0]!, after, actor, reporter.locale, policy)),
+    });
+  }
+  if (reporter) {
+    for (const e of events) {
+      if (!REPORTER_NEWS.has(e.type) || actorId === after.reporter.id) continue;
+      const key = (e.type === 'IncidentHeld' && e.until ? 'notify.IncidentHeldUntil' : `notify.${e.type}`) as MessageKey;
+      effects.push({
+        kind: 'message.send',
+        platform: reporter.platform,
+        target: reporter.target,
+        locale: reporter.locale,
+        key,
+        text: t(reporter.locale, key, notifyParams(e, after, actor, reporter.locale, policy)),
+      });
+    }
+    const resolvedNow = events.some((e) => e.type === 'IncidentResolved');
+    const reporterCardChanged = events.some((e) =>
+      ['ResolutionConfirmed', 'IncidentReopened', 'IncidentRated', 'IncidentClosed'].includes(e.type),
+    );
+    if (resolvedNow || reporterCardChanged) {
+      effects.push({
+        kind: 'card.sync',
+        platform: reporter.platform,
+        purpose: 'reporter',
+        target: reporter.target,
+        locale: reporter.locale,
+        createIfMissing: resolvedNow,
+      });
+    }
+  }
+
+  // A person handed the ticket directly hears it from the bot, not by chance in the queue.
+  for (const e of events) {
+    if (e.type !== 'IncidentReassigned' || !e.assignee || e.assignee.id === actorId) continue;
+    for (const p of personTargets(e.assignee.id, ctx)) {
+      effects.push({
+        kind: 'message.send',
+        platform: p.platform,
+        target: p.target,
+        locale: p.locale,
+        key: 'notify.assigned_to_you',
+        text: t(p.locale, 'notify.assigned_to_you', notifyParams(e, after, actor, p.locale, policy)),
+      });
+    }
+  }
+  return effects;
+}

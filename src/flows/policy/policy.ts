@@ -1,0 +1,80 @@
+import type { Category, Level, Platform, Priority, Tier } from '../incident/model';
+
+export type Locale = 'zh-CN' | 'en';
+export const LOCALES: readonly Locale[] = ['zh-CN', 'en'];
+
+export type RoleName = 'incident_manager' | 'project_manager' | 'management' | 'approver';
+export const ROLE_NAMES: readonly RoleName[] = ['incident_manager', 'project_manager', 'management', 'approver'];
+
+/** A configured person: the key is how the policy refers to them; accounts map them per platform. */
+export interface PolicyPerson {
+  key: string;
+  name: string;
+  locale: Locale | null;
+  email: string | null;
+  /** Platform user id per platform (Slack `U…`; console uses the key when absent). */
+  accounts: Partial<Record<Platform, string>>;
+}
+
+export interface TierPolicy {
+  name: string | null;
+  members: string[];
+  /** Queue channel per platform: where this tier's incident cards appear. */
+  queues: Partial<Record<Platform, string>>;
+}
+
+export interface SlaTarget {
+  responseMs: number;
+  resolutionMs: number;
+}
+
+export interface MatrixStep {
+  afterMs: number;
+  /** The ticket must be at least at this tier by then (functional escalation). */
+  tier: Tier | null;
+  /** This role is notified (hierarchical escalation). */
+  role: Exclude<RoleName, 'approver'> | null;
+}
+
+/** The validated policy file (FIREBELL_CONFIG). Built by src/config, consumed by the flows. */
+export interface Policy {
+  locale: Locale;
+  timeZone: string;
+  people: Record<string, PolicyPerson>;
+  tiers: Record<Tier, TierPolicy>;
+  roles: Record<RoleName, string[]>;
+  keyUsers: string[];
+  sla: { warnAt: number; targets: Record<Priority, SlaTarget>; businessHoursFor: Priority[] };
+  escalationMatrix: Record<Priority, MatrixStep[]>;
+  autoCloseAfterMs: number;
+  defaults: { category: Category; impact: Level; urgency: Level; system: string };
+  /** Categories that need the approval step before work (DOMAIN.md §4: service requests). */
+  approvalCategories: Category[];
+}
+
+/** Finds the configured person behind a platform account, if any. */
+export function personByAccount(policy: Policy, platform: Platform, userId: string): PolicyPerson | null {
+  for (const person of Object.values(policy.people)) {
+    const account = person.accounts[platform] ?? (platform === 'console' ? person.key : undefined);
+    if (account === userId) return person;
+  }
+  return null;
+}
+
+export function accountOf(policy: Policy, personKey: string, platform: Platform): string | null {
+  const person = policy.people[personKey];
+  if (!person) return null;
+  return person.accounts[platform] ?? (platform === 'console' ? person.key : null);
+}
+
+export function tiersOf(policy: Policy, personKey: string): Tier[] {
+  return (Object.keys(policy.tiers) as Tier[]).filter((t) => policy.tiers[t].members.includes(personKey));
+}
+
+export function hasRole(policy: Policy, personKey: string, role: RoleName): boolean {
+  return policy.roles[role].includes(personKey);
+}
+
+export function localeOf(policy: Policy, personKey: string): Locale {
+  return policy.people[personKey]?.locale ?? policy.locale;
+}

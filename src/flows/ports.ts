@@ -1,0 +1,150 @@
+/**
+ * The ports the flows depend on. Adapters (src/db, src/adapters, src/scheduler) implement them;
+ * src/main.ts wires them. Every implementation must honour the contracts written here.
+ */
+import type { Effect, Target } from './effects';
+import type { TimelineEntry } from './incident/events';
+import type { Incident, Platform, Status, Tier } from './incident/model';
+import type { NeutralCard } from './messages/card';
+
+/** Injected time (ARCHITECTURE.md rule 8): tests move it, nothing in the flows reads Date.now(). */
+export interface Clock {
+  /** The current instant. Must be monotonic enough for ordering timeline entries of one process. */
+  now(): Date;
+}
+
+export function systemClock(): Clock {
+  return { now: () => new Date() };
+}
+
+/** A message the bot posted, as the platform identifies it (Slack: channel id + ts). */
+export interface PostedMessage {
+  channel: string;
+  messageId: string;
+}
+
+/** Where an incident's card lives on a platform, so later changes update it in place. */
+export interface Binding {
+  incidentId: string;
+  platform: Platform;
+  /** `queue:<tier>`, `reporter`, `approver:<person>`: see CardPurpose. */
+  purpose: string;
+  channel: string;
+  messageId: string;
+}
+
+export interface OutboxItem {
+  id: number;
+  incidentId: string;
+  /** Idempotency key `incidentId:seq:index`, unique in the outbox. */
+  key: string;
+  effect: Effect;
+  /** Attempts made before this claim (0 on the first delivery). */
+  attempts: number;
+  createdAt: string;
+}
+
+export interface IncidentQuery {
+  /** Incidents reported by or assigned to this person id. */
+  involving?: string;
+  tiers?: Tier[];
+  statuses?: readonly Status[];
+  limit: number;
+}
+
+/**
+ * Persistence of incidents, their timeline, the outbox, inbound dedupe keys and message bindings.
+ * Implementations: PostgreSQL (postgres.js) and embedded PGlite, one contract test suite.
+ */
+export interface IncidentStore {
+  /**
+   * Allocates the next incident sequence number from a database sequence. Numbers are never
+   * reused, even when the insert that would have used one fails (a gap is fine).
+   */
+  nextSeq(): Promise<number>;
+  /**
+   * Inserts a new incident (version 1) with its first timeline entries and outbox effects in one
+   * transaction. Throws if the id or number already exists (nothing is written then).
+   */
+  create(incident: Incident, entries: TimelineEntry[], effects: Effect[]): Promise<void>;
+  /** The incident by id, or null. */
+  get(id: string): Promise<Incident | null>;
+  /** The incident by its human number (`INC-42`), case-insensitive, or null. */
+  getByNumber(number: string): Promise<Incident | null>;
+  /**
+   * Compare-and-set: stores `next` (whose version must be `expectedVersion + 1`), appends the
+   * entries and enqueues the effects, all in one transaction, only if the stored version still
+   * equals `expectedVersion`. Returns false, having written nothing, when another writer won.
+   */
+  commit(next: Incident, expectedVersion: number, entries: TimelineEntry[], effects: Effect[]): Promise<boolean>;
+  /** The whole timeline of an incident, ordered by seq ascending. Empty for an unknown id. */
+  timeline(incidentId: string): Promise<TimelineEntry[]>;
+  /** Incidents matching the query, most recently reported first, at most `limit`. */
+  list(query: IncidentQuery): Promise<Incident[]>;
+  /** Pending incidents whose wait-until time is at or before `now`, oldest first. */
+  dueWaits(now: string, limit: number): Promise<Incident[]>;
+  /**
+   * Claims an inbound delivery key (Slack event id, trigger id, …) with an atomic insert.
+   * Returns true for the first claim, false for every later one (a redelivery: skip it).
+   */
+  claimInbound(key: string, at: string): Promise<boolean>;
+  /** Forgets dedupe keys received before `before` (kept longer than any redelivery window). */
+  pruneInbound(before: string): Promise<number>;
+  /**
+   * Claims up to `limit` due outbox items and leases them until `now + leaseMs` (a crashed
+   * worker's items become due again then). Per incident only the oldest undelivered item is ever
+   * claimable, so one incident's messages go out in order. Safe with concurrent workers.
+   */
+  claimOutbox(now: string, limit: number, leaseMs: number): Promise<OutboxItem[]>;
+  /** Marks an item delivered. Idempotent. */
+  completeOutbox(id: number, at: string): Promise<void>;
+  /**
+   * Records a failed attempt. With `retryAt` the item becomes due again then; with null it is
+   * parked as failed (kept for inspection, no longer blocks its incident's later items).
+   */
+  failOutbox(id: number, error: string, retryAt: string | null): Promise<void>;
+  /** Outbox items not yet delivered (pending or failed), oldest first: for operators and tests. */
+  undelivered(limit: number): Promise<(OutboxItem & { status: 'pending' | 'failed'; lastError: string | null })[]>;
+  /** The message holding this incident's card for `purpose` on `platform`, or null. */
+  getBinding(incidentId: string, platform: Platform, purpose: string): Promise<Binding | null>;
+  /** Records (or replaces) where a card lives. */
+  saveBinding(binding: Binding): Promise<void>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}
+
+/** Thrown by a ChatPort when delivery failed; the outbox worker decides whether to retry. */
+export class ChatDeliveryError extends Error {
+  constructor(
+    message: string,
+    /** The platform asked us to wait this long (Slack `Retry-After`), or null. */
+    readonly retryAfterMs: number | null,
+    /** True when retrying cannot help (channel not found, invalid auth). */
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = 'ChatDeliveryError';
+  }
+}
+
+/**
+ * Outbound messages to one chat platform. Calls may be retried by the outbox worker, so
+ * implementations must not retry internally for long (fail fast, report Retry-After).
+ */
+export interface ChatPort {
+  readonly platform: Platform;
+  /** Posts a card; resolves to where it landed. Throws ChatDeliveryError. */
+  postCard(target: Target, card: NeutralCard): Promise<PostedMessage>;
+  /** Replaces a posted card in place (same message). Throws ChatDeliveryError. */
+  updateCard(message: PostedMessage, card: NeutralCard): Promise<void>;
+  /** Posts a plain notification. Throws ChatDeliveryError. */
+  sendText(target: Target, text: string): Promise<PostedMessage>;
+}
+
+/** Structured logger; implementations must never print secrets. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
