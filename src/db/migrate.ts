@@ -33,8 +33,9 @@ export interface MigrationResult {
   total: number;
 }
 
-const COUNT_APPLIED = `select case when to_regclass('${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}') is null then 0
-  else (select count(*) from ${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}) end::int as n`;
+// Two statements: a query naming a missing table fails at parse time, whatever guards it.
+const TABLE_EXISTS = `select to_regclass('${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}') is not null as present`;
+const COUNT_APPLIED = `select count(*)::int as n from ${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`;
 
 /**
  * Migrates the PostgreSQL database at `url`. Safe to call from several processes at once: each
@@ -65,6 +66,8 @@ export async function migratePostgres(url: string): Promise<MigrationResult> {
 }
 
 async function countPostgres(client: postgres.Sql): Promise<number> {
+  const [table] = await client.unsafe<{ present: boolean }[]>(TABLE_EXISTS);
+  if (!table?.present) return 0;
   const rows = await client.unsafe<{ n: number }[]>(COUNT_APPLIED);
   return Number(rows[0]?.n ?? 0);
 }
@@ -85,6 +88,8 @@ export async function migratePglite(client: PGlite): Promise<MigrationResult> {
 }
 
 async function countPglite(client: PGlite): Promise<number> {
+  const table = await client.query<{ present: boolean }>(TABLE_EXISTS);
+  if (!table.rows[0]?.present) return 0;
   const result = await client.query<{ n: number }>(COUNT_APPLIED);
   return Number(result.rows[0]?.n ?? 0);
 }

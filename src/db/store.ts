@@ -145,9 +145,12 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
     },
 
     async pruneInbound(before) {
+      // Counted in SQL rather than by returning every key: a prune may remove many rows. Raw
+      // SQL gets no column mapping, hence the ISO string (postgres.js cannot bind a Date here).
+      const cutoff = toDate(before, 'before').toISOString();
       const rows = await rowsOf<{ n: string | number }>(
         db,
-        sql`with gone as (delete from ${inboundDedupe} where ${inboundDedupe.receivedAt} < ${toDate(before, 'before')} returning 1)
+        sql`with gone as (delete from ${inboundDedupe} where ${inboundDedupe.receivedAt} < ${cutoff}::timestamptz returning 1)
             select count(*) as n from gone`,
       );
       return Number(rows[0]?.n ?? 0);
@@ -193,8 +196,8 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
                 outbox.id,
                 picked.map((p) => p.id),
               ),
-              // Re-checked on the locked row version: a row another claimer leased between our
-              // snapshot and our lock is no longer due and is left alone.
+              // Belt and braces: we hold these rows' locks, so this only guards against a
+              // future change to the select above.
               eq(outbox.status, 'pending'),
               lte(outbox.nextAttemptAt, at),
             ),

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import type { Env } from './config/env';
+import { createConsoleChat } from './adapters/console/chat';
+import { createConsolePort } from './adapters/console/port';
+import { createSlackApp, type SlackApp } from './adapters/slack/inbound';
+import { createSlackPort, createSlackWebClient } from './adapters/slack/port';
+import { createPgliteStore, createPostgresStore } from './db/index';
+import { createDispatcher } from './flows/dispatch';
+import type { Platform } from './flows/incident/model';
+import { createInteractions } from './flows/interactions';
+import { createOutboxWorker } from './flows/outbox';
+import { systemClock, type ChatPort, type Clock, type IncidentStore, type Logger } from './flows/ports';
+import type { Policy } from './flows/policy/policy';
+import { createHttpServer } from './http/server';
+import { createInProcessScheduler } from './scheduler/in-process';
+
+export interface FirebellOptions {
+  env: Env;
+  policy: Policy;
+  logger: Logger;
+  clock?: Clock;
+  /** Use this store instead of building one from the environment (tests). */
+  store?: IncidentStore;
+  /** The terminal chat (`npm run demo`). */
+  console?: { input: NodeJS.ReadableStream; output: { write(s: string): void }; color?: boolean };
+  /** Slack bot identity, which spares Bolt its auth.test at start-up. */
+  slackIdentity?: { botId: string; botUserId: string };
+  /** Outbox poll interval (the outbox is also kicked after every commit). */
+  outboxIntervalMs?: number;
+}
+
+/**
+ * The composition root (ARCHITECTURE.md): config → db → ports → flows → adapters → http and
+ * scheduler. No module-level singletons: everything is built here and handed down.
+ */
+export async function createFirebell(opts: FirebellOptions) {
+  const { env, policy, logger } = opts;
+  const clock = opts.clock ?? systemClock();
+  const store =
+    opts.store ??
+    (env.DATABASE_URL ? await createPostgresStore(env.DATABASE_URL) : await createPgliteStore(join(env.FIREBELL_DATA_DIR, 'pglite')));
+
+  const ports: Partial<Record<Platform, ChatPort>> = {};
+  const consolePort = opts.console ? createConsolePort(opts.console.output, { color: opts.console.color ?? false, locale: policy.locale }) : null;
+  if (consolePort) ports.console = consolePort;
+  if (env.SLACK_BOT_TOKEN) ports.slack = createSlackPort(createSlackWebClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), logger);
+  const platforms = Object.keys(ports) as Platform[];
+
+  let kick: () => void = () => {};
+  const dispatcher = createDispatcher({ store, clock, policy, platforms, newId: randomUUID, logger, onCommitted: () => kick() });
+  const interactions = createInteractions(dispatcher);
+  const worker = createOutboxWorker({ store, ports, policy, clock, logger });
+  const scheduler = createInProcessScheduler({ worker, dispatcher, store, clock, logger, outboxIntervalMs: opts.outboxIntervalMs });
+  kick = () => void scheduler.kick();
+
+  let slack: SlackApp | null = null;
+  if (env.SLACK_BOT_TOKEN) {
+    slack = createSlackApp({
+      botToken: env.SLACK_BOT_TOKEN,
+      signingSecret: env.SLACK_SIGNING_SECRET,
+      appToken: env.SLACK_APP_TOKEN,
+      apiUrl: env.SLACK_API_URL,
+      interactions,
+      store,
+      policy,
+      logger,
+      ...(opts.slackIdentity ?? {}),
+    });
+  }
+
+  let server: Server | null = null;
+  let chatDone: Promise<void> | null = null;
+
+  return {
+    store,
+    dispatcher,
+    interactions,
+    scheduler,
+    worker,
+    platforms,
+    slack,
+    /** Starts the scheduler, the HTTP server (when a platform needs it) and the console chat. */
+    async start(): Promise<{ port: number | null }> {
+      scheduler.start();
+      let port: number | null = null;
+      if (!opts.console || slack) {
+        server = createHttpServer({
+          slack: slack?.requestListener ?? null,
+          ready: async () => {
+            await store.list({ limit: 1 });
+          },
+          logger,
+        });
+        await new Promise<void>((resolve, reject) => {
+          server!.once('error', reject);
+          server!.listen(env.PORT, () => resolve());
+        });
+        const addr = server.address();
+        port = typeof addr === 'object' && addr ? addr.port : null;
+        logger.info('http server listening', { port });
+      }
+      if (slack) await slack.start();
+      if (opts.console && consolePort) {
+        const chat = createConsoleChat({
+          interactions,
+          policy,
+          port: consolePort,
+          input: opts.console.input,
+          output: opts.console.output,
+          commandName: '/incident',
+          flush: () => scheduler.flush(),
+        });
+        chatDone = chat.start();
+      }
+      return { port };
+    },
+    /** Resolves when the console chat ends (quit or end of input). */
+    chatFinished(): Promise<void> {
+      return chatDone ?? Promise.resolve();
+    },
+    /** Graceful stop: no new requests, deliver what is owed, then close the database. */
+    async stop() {
+      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+      server?.closeAllConnections?.();
+      if (slack) await slack.stop().catch(() => {});
+      await scheduler.stop();
+      if (!opts.store) await store.close();
+    },
+  };
+}
+
+export type Firebell = Awaited<ReturnType<typeof createFirebell>>;

@@ -1,0 +1,51 @@
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '../flows/ports';
+
+export interface HttpServerOptions {
+  /** Bolt's HTTP receiver for `POST /slack/events`, when Slack runs over HTTP. */
+  slack?: RequestListener | null;
+  /** Readiness: resolves when the database (and later Redis) answer. */
+  ready: () => Promise<void>;
+  logger: Logger;
+}
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * The one HTTP server: platform endpoints and health. A handler that throws answers 500 and is
+ * logged; it never takes the process down.
+ */
+export function createHttpServer(opts: HttpServerOptions): Server {
+  const { logger } = opts;
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const fail = (err: unknown) => {
+      logger.error('http handler failed', { path, error: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) json(res, 500, { error: 'internal_error' });
+      else res.end();
+    };
+    try {
+      if (path === '/slack/events') {
+        if (!opts.slack) return json(res, 404, { error: 'slack_not_configured' });
+        if (req.method !== 'POST') return json(res, 405, { error: 'method_not_allowed' });
+        return void Promise.resolve(opts.slack(req, res)).catch(fail);
+      }
+      if (path === '/healthz' && req.method === 'GET') return json(res, 200, { status: 'ok' });
+      if (path === '/readyz' && req.method === 'GET') {
+        return void opts
+          .ready()
+          .then(() => json(res, 200, { status: 'ready' }))
+          .catch((err: unknown) => {
+            logger.warn('not ready', { error: err instanceof Error ? err.message : String(err) });
+            json(res, 503, { status: 'unavailable' });
+          });
+      }
+      json(res, 404, { error: 'not_found' });
+    } catch (err) {
+      fail(err);
+    }
+  });
+}
