@@ -141,10 +141,23 @@ export function createSlackApp(opts: SlackAppOptions) {
     }
   }
 
-  async function openForm(triggerId: string, reply: Extract<Reply, { kind: 'form' }>, userId: string) {
-    const { view, warnings } = renderModal(reply.form, reply.context, t(localeOfUser(userId), 'form.cancel'));
+  async function openForm(
+    triggerId: string,
+    reply: Extract<Reply, { kind: 'form' }>,
+    userId: string,
+    respond: (msg: Record<string, unknown>) => Promise<unknown>,
+  ) {
+    const locale = localeOfUser(userId);
+    const { view, warnings } = renderModal(reply.form, reply.context, t(locale, 'form.cancel'));
     if (warnings.length) logger.warn('slack modal trimmed to fit limits', { warnings });
-    await app.client.views.open({ trigger_id: triggerId, view: view as never });
+    try {
+      await app.client.views.open({ trigger_id: triggerId, view: view as never });
+    } catch (err) {
+      // Usually an expired trigger (valid 3 s, once): the person can simply press again.
+      const e = err as { data?: { error?: string }; message?: string };
+      logger.warn('slack views.open failed', { error: e.data?.error ?? e.message });
+      await respond({ response_type: 'ephemeral', replace_original: false, text: t(locale, 'refuse.form_unavailable') });
+    }
   }
 
   /** Tells a person something privately where they are; a DM when the channel will not take it. */
@@ -169,7 +182,7 @@ export function createSlackApp(opts: SlackAppOptions) {
         channel: command.channel_id,
         commandName: command.command,
       });
-      if (reply.kind === 'form') await openForm(command.trigger_id, reply, command.user_id);
+      if (reply.kind === 'form') await openForm(command.trigger_id, reply, command.user_id, respond);
       else await answer(reply, respond);
       logger.info('slack command handled', { user: command.user_id, reply: reply.kind, refused: reply.kind === 'text' && reply.refused });
     } catch (err) {
@@ -190,7 +203,7 @@ export function createSlackApp(opts: SlackAppOptions) {
         channel,
         commandName: '/incident',
       });
-      if (reply.kind === 'form') await openForm(b.trigger_id, reply, b.user.id);
+      if (reply.kind === 'form') await openForm(b.trigger_id, reply, b.user.id, respond);
       else if (reply.kind === 'text' && reply.refused && reply.text) {
         // A refusal of a stale card also shows the card as it is now.
         const fresh = await freshCard(a.value, person.id);
