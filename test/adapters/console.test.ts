@@ -200,8 +200,8 @@ describe('console chat over the real flows', () => {
     expect(out).toContain('You rated the handling of INC-1 5/5.');
 
     out = await s.send('cards');
-    expect(out).toContain(`${desk}  #desk  INC-1`);
-    expect(out).toMatch(new RegExp(`${l1}  #l1  INC-1 · VPN drops every few minutes  \\(decided\\)`));
+    expect(out).toMatch(new RegExp(`${desk}  #desk\\s+INC-1 · VPN drops every few minutes  \\(decided\\)`));
+    expect(out).toMatch(new RegExp(`${mine}  @zhang\\.san\\s+INC-1`));
 
     out = await s.send('status INC-1');
     expect(out).toContain('Status: Closed');

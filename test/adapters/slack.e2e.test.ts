@@ -318,3 +318,38 @@ describe('Slack: 20 engineers press Accept on one card at once', () => {
     expect(incident.version).toBe(2);
   });
 });
+
+describe('Slack: mentions and direct messages (Events API)', () => {
+  let h: SlackBotHarness;
+  beforeAll(async () => {
+    h = await startSlackBot(testPolicy());
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('files a report written to the bot in its DM, and processes Slack retries of that event once', async () => {
+    const { fake, slack } = h;
+    const event = { type: 'message', channel_type: 'im', channel: 'DU0REP', user: 'U0REP', text: 'Laptop will not boot', ts: '1700000100.000100' };
+    const first = await slack.event(event, { eventId: 'Ev0DM1' });
+    // Slack redelivers when the first attempt looked slow: same event id, X-Slack-Retry-Num set.
+    const retry1 = await slack.event(event, { eventId: 'Ev0DM1', retryNum: 1, retryReason: 'http_timeout' });
+    const retry2 = await slack.event(event, { eventId: 'Ev0DM1', retryNum: 2, retryReason: 'http_timeout' });
+    expect([first.status, retry1.status, retry2.status]).toEqual([200, 200, 200]);
+    await fake.waitFor(() => h.messagesIn('C0DESK').length === 1);
+    await h.bot.scheduler.flush();
+    const incidents = await h.bot.store.list({ involving: 'reporter.a', limit: 10 });
+    expect(incidents).toHaveLength(1);
+    expect(incidents[0]!.title).toBe('Laptop will not boot');
+    const replies = fake.callsTo('chat.postMessage').filter((c) => c.args.channel === 'DU0REP' && String(c.args.text).startsWith('Received'));
+    expect(replies).toHaveLength(1);
+  });
+
+  it('answers a mention in the thread it was asked in', async () => {
+    const { fake, slack } = h;
+    await slack.event({ type: 'app_mention', channel: 'C0GENERAL', user: 'U0L1', text: `<@${fake.botUserId}> list`, ts: '1700000200.000100' });
+    await fake.waitFor((f) => f.callsTo('chat.postMessage').some((c) => c.args.channel === 'C0GENERAL' && c.args.thread_ts === '1700000200.000100'));
+    const reply = fake.callsTo('chat.postMessage').find((c) => c.args.thread_ts === '1700000200.000100')!;
+    expect(reply.args.text).toContain('Open in your queues (L1 engineers)');
+  });
+});

@@ -274,6 +274,25 @@ describe('failures and the call log', () => {
     expect((await failure(anon.auth.test())).data.error).toBe('not_authed');
   });
 
+  it('accepts JSON bodies and serves the response_url sink (with injectable failures)', async () => {
+    const r = await fetch(`${fake.url}chat.postMessage`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json; charset=utf-8', Authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ channel: 'C0WAR', text: 'json', blocks: [{ type: 'divider' }] }),
+    });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ ok: true, channel: 'C0WAR' });
+    expect(fake.calls[0]?.args.blocks).toEqual([{ type: 'divider' }]);
+
+    const sink = `${fake.origin}/response/abc`;
+    const ok = await fetch(sink, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"text":"hi"}' });
+    expect([ok.status, await ok.text()]).toEqual([200, 'ok']);
+    expect(fake.responses).toMatchObject([{ id: 'abc', body: { text: 'hi' } }]);
+    fake.failNext('response_url', { error: 'expired_url' });
+    expect((await fetch(sink, { method: 'POST', body: '{}' })).status).toBe(404);
+    expect(fake.responses).toHaveLength(1);
+  });
+
   it('waitFor resolves on state and times out listing the calls seen', async () => {
     setTimeout(() => void web.chat.postMessage({ channel: 'C0WAR', text: 'later' }), 30);
     await fake.waitFor((f) => f.callsTo('chat.postMessage').length === 1);

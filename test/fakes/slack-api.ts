@@ -490,7 +490,7 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
       const fromBot = m.user === botUserId;
       return {
         type: 'message',
-        ...(fromBot ? { subtype: 'bot_message', bot_id: botId, app_id: appId } : {}),
+        ...(fromBot ? { bot_id: botId, app_id: appId } : {}),
         user: m.user,
         text: m.text ?? '',
         ts: m.ts,

@@ -140,15 +140,19 @@ export function createSlackClient(opts: { endpoint: string; signingSecret: strin
     if (channel.startsWith('D')) return 'directmessage';
     return fake.channels.get(channel)?.name ?? (channel === 'C0GENERAL' ? 'general' : channel.toLowerCase());
   };
-  /** The user is evidently in the channel they interact from: make the fake know that. */
+  /**
+   * The user is evidently in a channel they interact from. Record that only for channels whose
+   * membership the fake does not really know (unseen or auto-registered ones); channels created via
+   * the API or seeded by a test keep their membership, so a missing invite still shows up.
+   */
   const noteMember = (channel: string, user: string): void => {
-    if (!/^[CG]/.test(channel)) return;
+    if (!/^[CG][A-Z0-9]+$/.test(channel)) return;
     let ch = fake.channels.get(channel);
     if (!ch) {
       ch = fake.addChannel({ id: channel, name: channelName(channel) });
       ch.autoRegistered = true;
     }
-    ch.members.add(user);
+    if (ch.autoRegistered) ch.members.add(user);
   };
 
   const post = async (body: string, contentType: string, sign: { ts?: number; bad?: boolean }, extra: Record<string, string> = {}): Promise<SlackHttpResult> => {
@@ -201,7 +205,6 @@ export function createSlackClient(opts: { endpoint: string; signingSecret: strin
       noteMember(o.channel, user);
       const message = o.ephemeral ? undefined : fake.messagePayload(o.channel, o.messageTs) ?? {
         type: 'message',
-        subtype: 'bot_message',
         text: '',
         user: fake.botUserId,
         bot_id: fake.botId,

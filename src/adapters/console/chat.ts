@@ -15,7 +15,7 @@ import type { Policy, RoleName } from '../../flows/policy/policy';
 import { accountOf, personByAccount, ROLE_NAMES, tiersOf } from '../../flows/policy/policy';
 import { answerField } from './form';
 import type { ConsolePort } from './port';
-import { displayWidth, FIELD_PROMPT, renderCard, renderFieldQuestion, renderFormTitle, renderNotice, renderReply, painter, type RenderOptions } from './render';
+import { displayWidth, FIELD_PROMPT, renderCard, renderFieldQuestion, renderFormTitle, renderNotice, renderReply, painter, targetLabel, type RenderOptions } from './render';
 import { ui } from './strings';
 
 /** What the console chat needs. */
@@ -185,8 +185,9 @@ export function createConsoleChat(opts: ConsoleChatOptions): ConsoleChat {
       return;
     }
     const lines = [ui(locale, 'console.cards.title')];
+    const whereWidth = Math.max(...cards.map((c) => displayWidth(targetLabel(c.target))));
     for (const c of cards) {
-      const where = c.target.type === 'channel' ? `#${c.target.id.replace(/^#/, '')}` : `@${c.target.id.replace(/^@/, '')}`;
+      const where = targetLabel(c.target).padEnd(whereWidth);
       const state = c.card.buttons.length
         ? `${ui(locale, 'console.cards.buttons', { count: c.card.buttons.length })}: ${c.card.buttons.map((b, i) => `${c.no}.${i + 1} ${b.label}`).join(', ')}`
         : ui(locale, 'console.cards.decided');
@@ -204,7 +205,7 @@ export function createConsoleChat(opts: ConsoleChatOptions): ConsoleChat {
     if (!port.show(Number(m[1]))) say(ui(locale, 'console.card.unknown', { no: m[1]! }), true);
   }
 
-  async function press(no: number, index: number): Promise<void> {
+  async function press(no: number, index: number): Promise<LineResult> {
     const live = port.card(no);
     if (!live) {
       say(ui(locale, 'console.card.unknown', { no }), true);
@@ -222,11 +223,11 @@ export function createConsoleChat(opts: ConsoleChatOptions): ConsoleChat {
     }
     const ctx: InteractionContext = { platform: 'console', channel: live.target.id, commandName: opts.commandName };
     const actor = person;
-    await showReply(actor, await interactions.click(actor, button.actionId, button.value, ctx), ctx);
+    return showReply(actor, await interactions.click(actor, button.actionId, button.value, ctx), ctx);
   }
 
   // ── replies and forms ──
-  async function showReply(actor: PersonRef, reply: Reply, ctx: InteractionContext): Promise<void> {
+  async function showReply(actor: PersonRef, reply: Reply, ctx: InteractionContext): Promise<LineResult> {
     switch (reply.kind) {
       case 'text':
         say(reply.text, reply.refused);
@@ -236,12 +237,12 @@ export function createConsoleChat(opts: ConsoleChatOptions): ConsoleChat {
         if (reply.card.buttons.length) notice(ui(locale, 'console.buttons.unnumbered'));
         return;
       case 'form':
-        await walkForm(actor, reply.form, reply.context, ctx);
-        return;
+        return walkForm(actor, reply.form, reply.context, ctx);
     }
   }
 
-  async function walkForm(actor: PersonRef, form: NeutralForm, context: FormContext, ctx: InteractionContext): Promise<void> {
+  /** Asks the form's fields one by one, then submits; field problems are asked again. */
+  async function walkForm(actor: PersonRef, form: NeutralForm, context: FormContext, ctx: InteractionContext): Promise<LineResult> {
     write(renderFormTitle(form, locale, opts));
     const values: FormValues = {};
     let ask = form.fields;
@@ -250,10 +251,11 @@ export function createConsoleChat(opts: ConsoleChatOptions): ConsoleChat {
         write(renderFieldQuestion(field, locale, opts));
         for (;;) {
           const line = await readLine(FIELD_PROMPT);
-          const answer = line === null ? ({ kind: 'cancel' } as const) : answerField(field, line, locale);
+          const quit = line !== null && QUIT.has(line.trim().toLowerCase());
+          const answer = line === null || quit ? ({ kind: 'cancel' } as const) : answerField(field, line, locale);
           if (answer.kind === 'cancel') {
             notice(ui(locale, 'console.form.cancelled'));
-            return;
+            return quit ? 'quit' : undefined;
           }
           if (answer.kind === 'again') {
             say(answer.message, true);
@@ -264,14 +266,7 @@ export function createConsoleChat(opts: ConsoleChatOptions): ConsoleChat {
         }
       }
       const result = await interactions.submit(actor, context, values, ctx);
-      if (result.ok) {
-        await showReply(actor, result.reply, ctx);
-        return;
-      }
-      if (!('fieldErrors' in result)) {
-        await showReply(actor, result.reply, ctx);
-        return;
-      }
+      if (result.ok || !('fieldErrors' in result)) return showReply(actor, result.reply, ctx);
       const errors = Object.entries(result.fieldErrors);
       const label = (id: string) => form.fields.find((f) => f.id === id)?.label ?? id;
       say([ui(locale, 'console.form.fix'), ...errors.map(([id, message]) => `${label(id)}: ${message}`)].join('\n'), true);
@@ -291,7 +286,7 @@ export function createConsoleChat(opts: ConsoleChatOptions): ConsoleChat {
     const bot = async (text: string) => {
       const ctx: InteractionContext = { platform: 'console', channel: person.platformUserId, commandName: opts.commandName };
       const actor = person;
-      await showReply(actor, await interactions.command(actor, text, ctx), ctx);
+      return showReply(actor, await interactions.command(actor, text, ctx), ctx);
     };
 
     if (QUIT.has(word) && !rest) return 'quit';

@@ -188,9 +188,7 @@ export function renderCard(card: NeutralCard, cardNo: number | null, opts: Rende
     lines.push(bar('│'));
   }
   for (const field of card.fields) {
-    const [first = '', ...rest] = wrap(`${field.label}: ${field.value}`, inner);
-    lines.push(`${bar('│')} ${first}`.trimEnd());
-    for (const r of rest) lines.push(`${bar('│')}   ${r}`.trimEnd());
+    wrap(`${field.label}: ${field.value}`, inner - 2).forEach((l, i) => lines.push(`${bar('│')} ${i === 0 ? '' : '  '}${l}`.trimEnd()));
   }
   for (const c of card.context) add(c, 'dim');
   if (card.buttons.length) {
@@ -198,8 +196,8 @@ export function renderCard(card: NeutralCard, cardNo: number | null, opts: Rende
     for (const l of flow(tokens, inner)) lines.push(`${bar('│')} ${l}`);
   } else if (card.outcome) {
     const [first = '', ...rest] = card.outcome.split('\n');
-    add(`» ${first}`, 'bold');
-    for (const r of rest) add(`  ${r}`);
+    wrap(first, inner - 2).forEach((l, i) => lines.push(`${bar('│')} ${i === 0 ? '» ' : '  '}${paint('bold', l)}`.trimEnd()));
+    for (const r of rest) for (const l of wrap(r, inner - 2)) lines.push(`${bar('│')}   ${l}`.trimEnd());
   }
   return [...head, ...lines, bar('╰─')].join('\n');
 }
@@ -225,7 +223,8 @@ export function renderFieldQuestion(field: FormField, locale: Locale, opts: Rend
   if (field.options?.length) hints.push(ui(locale, 'console.form.choose'));
   if (field.initial) hints.push(ui(locale, 'console.form.keep', { value: optionLabel(field, field.initial) }));
   else if (field.optional) hints.push(ui(locale, 'console.form.optional'));
-  if (!field.options?.length && field.placeholder && field.placeholder !== field.initial) hints.push(field.placeholder);
+  const placeholder = field.placeholder?.trim();
+  if (!field.options?.length && placeholder && placeholder !== field.initial && !field.label.includes(placeholder)) hints.push(placeholder);
   const lines = [`${paint('bold', '│')} ${paint('bold', field.label)}${hints.length ? paint('dim', ` (${hints.join('; ')})`) : ''}`];
   field.options?.forEach((o, i) => {
     const mark = o.value === field.initial ? '*' : ' ';

@@ -234,6 +234,41 @@ export function createSlackApp(opts: SlackAppOptions) {
     return reply.kind === 'card' ? renderCard(reply.card).blocks : null;
   }
 
+  /**
+   * A mention in a channel or a direct message: the same commands as `/incident`. Replies go in
+   * the thread (channel) or the DM. Forms need a trigger id, which events do not carry, so a
+   * bare mention answers with help instead of the report form.
+   */
+  async function onMessage(user: string, text: string, channel: string, threadTs: string | undefined) {
+    const person = identify(policy, 'slack', user);
+    const locale = localeOf(policy, person.id);
+    const clean = text.replace(/<@[A-Z0-9]+>/g, '').trim();
+    try {
+      const reply = await interactions.command(person, clean || 'help', { platform: 'slack', channel, commandName: '/incident' });
+      const post = async (msg: { text: string; blocks?: Record<string, unknown>[] }) =>
+        app.client.chat.postMessage({ channel, ...(threadTs ? { thread_ts: threadTs } : {}), ...msg } as never);
+      if (reply.kind === 'card') {
+        const r = renderCard(reply.card);
+        await post({ text: r.text, blocks: r.blocks });
+      } else if (reply.kind === 'text') await post({ text: reply.text });
+      else await post({ text: t(locale, 'command.help', { command: '/incident' }) });
+    } catch (err) {
+      logger.error('slack message failed', { error: (err as Error).message });
+    }
+  }
+
+  app.event('app_mention', async ({ event }) => {
+    if (!event.user) return;
+    await onMessage(event.user, event.text ?? '', event.channel, event.thread_ts ?? event.ts);
+  });
+
+  app.message(async ({ message }) => {
+    const m = message as { channel_type?: string; subtype?: string; bot_id?: string; user?: string; text?: string; channel: string };
+    // Only people writing to the bot directly; never our own posts or edits.
+    if (m.channel_type !== 'im' || m.subtype || m.bot_id || !m.user) return;
+    await onMessage(m.user, m.text ?? '', m.channel, undefined);
+  });
+
   app.view(FORM_CALLBACK_ID, async ({ ack, body, view }) => {
     const user = body.user.id;
     const person = identify(policy, 'slack', user, body.user.name);

@@ -1,0 +1,334 @@
+/**
+ * Lifecycle invariants over random command sequences (ARCHITECTURE.md "Tests"): random commands
+ * from random people (and a guest, and the system) with random reasons and wait-until times, run
+ * through decide → evolve with the dispatcher's version bump.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Command } from '../../src/flows/incident/commands';
+import { createIncident, decide, evolve } from '../../src/flows/incident/decide';
+import type { Actor, EventBody } from '../../src/flows/incident/events';
+import {
+  CATEGORIES,
+  LEVELS,
+  PRIORITIES,
+  RESOLUTION_CODES,
+  TIERS,
+  type Incident,
+  type PersonRef,
+  type Priority,
+  type Status,
+  type Tier,
+} from '../../src/flows/incident/model';
+import type { Policy } from '../../src/flows/policy/policy';
+import { TEST_PEOPLE, guestRef, personRef, testPolicy, type TestPersonKey } from '../support/policy';
+import { INCIDENT_ID, T0 } from './fixtures';
+
+const policy = testPolicy();
+const PEOPLE: PersonRef[] = [...(Object.keys(TEST_PEOPLE) as TestPersonKey[]).map((k) => personRef(k)), guestRef('U0GUEST')];
+const SYSTEM: Actor = { kind: 'system', reason: 'property' };
+const MIN = 60_000;
+
+// ── Arbitraries ──
+const reason = fc.oneof(
+  { arbitrary: fc.constantFrom('because', '需要厂商支持', 'user is away'), weight: 5 },
+  { arbitrary: fc.constantFrom('', '   ', '\n', 'x'.repeat(2001)), weight: 2 },
+  { arbitrary: fc.string({ maxLength: 12 }), weight: 2 },
+);
+/** Wait-until as minutes from the moment the command is decided (negative: in the past), or junk. */
+const until = fc.oneof(
+  fc.constant(null),
+  fc.integer({ min: -120, max: 600 }).map((m) => ({ offsetMin: m })),
+  fc.constantFrom('garbage', ''),
+);
+type UntilSpec = null | string | { offsetMin: number };
+type CommandSpec = Exclude<Command, { type: 'HoldIncident' }> | { type: 'HoldIncident'; reason: string; until: UntilSpec };
+
+const personKey = fc.oneof(fc.constantFrom(...(Object.keys(TEST_PEOPLE) as string[])), fc.constant('nobody'));
+const command: fc.Arbitrary<CommandSpec> = fc.oneof(
+  fc.constant({ type: 'AcceptIncident' as const }),
+  reason.map((r) => ({ type: 'EscalateIncident' as const, reason: r })),
+  fc.record({
+    type: fc.constant('ReassignIncident' as const),
+    toTier: fc.option(fc.constantFrom(...TIERS), { nil: null }),
+    toPerson: fc.option(personKey, { nil: null }),
+    reason,
+  }),
+  reason.map((r) => ({ type: 'RejectIncident' as const, reason: r })),
+  fc.record({ type: fc.constant('HoldIncident' as const), reason, until }),
+  fc.constant({ type: 'ResumeIncident' as const }),
+  fc.record({ type: fc.constant('ResolveIncident' as const), code: fc.constantFrom(...RESOLUTION_CODES), note: reason }),
+  fc.constant({ type: 'ConfirmResolution' as const }),
+  reason.map((r) => ({ type: 'ReopenIncident' as const, reason: r })),
+  fc.record({
+    type: fc.constant('RateIncident' as const),
+    score: fc.oneof(fc.integer({ min: -1, max: 7 }), fc.constant(2.5)),
+    feedback: fc.option(fc.string({ maxLength: 10 }), { nil: null }),
+  }),
+  fc.record({ type: fc.constant('ApproveRequest' as const), note: fc.option(reason, { nil: null }) }),
+  reason.map((r) => ({ type: 'DenyRequest' as const, reason: r })),
+  fc.record({ type: fc.constant('ChangePriority' as const), priority: fc.constantFrom(...PRIORITIES), reason }),
+  fc.constant({ type: 'CloseIncident' as const }),
+);
+
+/**
+ * Who acts: anyone at random, or someone picked by role from the current state (so that sequences
+ * get past the first refusals and reach the later statuses).
+ */
+type ActorSpec =
+  | { pick: 'person'; index: number }
+  | { pick: 'system' }
+  | { pick: 'assignee' | 'reporter' | 'owner' | 'manager' | 'approver' }
+  | { pick: 'tier_member'; index: number };
+const actor: fc.Arbitrary<ActorSpec> = fc.oneof(
+  { arbitrary: fc.integer({ min: 0, max: PEOPLE.length - 1 }).map((index) => ({ pick: 'person' as const, index })), weight: 3 },
+  { arbitrary: fc.constant({ pick: 'system' as const }), weight: 1 },
+  { arbitrary: fc.constantFrom('assignee', 'reporter', 'owner', 'manager', 'approver').map((pick) => ({ pick }) as ActorSpec), weight: 4 },
+  { arbitrary: fc.integer({ min: 0, max: 1 }).map((index) => ({ pick: 'tier_member' as const, index })), weight: 2 },
+);
+
+const stepArb = fc.record({ actor, command, dtMin: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 240 })) });
+const scenario = fc.record({
+  reporter: fc.integer({ min: 0, max: PEOPLE.length - 1 }),
+  category: fc.constantFrom(...CATEGORIES),
+  impact: fc.constantFrom(...LEVELS),
+  urgency: fc.constantFrom(...LEVELS),
+  steps: fc.array(stepArb, { minLength: 1, maxLength: 60, size: 'max' }),
+});
+
+function resolveActor(spec: ActorSpec, state: Incident, p: Policy): Actor {
+  const person = (ref: PersonRef | null | undefined): Actor => (ref ? { kind: 'person', person: ref } : SYSTEM);
+  const byKey = (key: string | undefined) => person(key ? PEOPLE.find((x) => x.id === key) : null);
+  switch (spec.pick) {
+    case 'person':
+      return person(PEOPLE[spec.index]);
+    case 'system':
+      return SYSTEM;
+    case 'assignee':
+      return person(state.assignee);
+    case 'reporter':
+      return person(state.reporter);
+    case 'owner':
+      return person(state.owner);
+    case 'manager':
+      return byKey(p.roles.incident_manager[0]);
+    case 'approver':
+      return byKey(p.roles.approver[0]);
+    case 'tier_member': {
+      const members = p.tiers[state.tier].members;
+      return byKey(members[spec.index % members.length]);
+    }
+  }
+}
+
+function toCommand(spec: CommandSpec, now: string): Command {
+  if (spec.type !== 'HoldIncident') return spec;
+  const u = spec.until;
+  return { ...spec, until: u === null || typeof u === 'string' ? u : new Date(Date.parse(now) + u.offsetMin * MIN).toISOString() };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+interface Entry {
+  at: string;
+  event: EventBody;
+}
+
+/**
+ * The spec's own account of the record (DOMAIN.md §4), folded from the timeline alone: what the
+ * incident must look like if the timeline is complete. Written independently of evolve().
+ */
+function fromTimeline(initial: Incident, timeline: Entry[]) {
+  let status: Status = initial.status;
+  let tier: Tier = initial.tier;
+  let assignee: string | null = null;
+  let owner: string | null = null;
+  let priority: Priority = initial.priority;
+  let respondedAt: string | null = null;
+  let pendingSince: string | null = null;
+  let pendingMs = 0;
+  let reopens = 0;
+  let escalations = 0;
+  let rating: number | null = null;
+  for (const { at, event: e } of timeline) {
+    const leavePending = () => {
+      if (status === 'pending' && pendingSince) pendingMs += Date.parse(at) - Date.parse(pendingSince);
+      pendingSince = null;
+    };
+    switch (e.type) {
+      case 'IncidentReported':
+        break;
+      case 'IncidentAccepted':
+        status = 'in_progress';
+        assignee = e.assignee.id;
+        owner ??= e.owner?.id ?? null;
+        respondedAt ??= at;
+        break;
+      case 'IncidentEscalated':
+        status = 'new';
+        tier = e.toTier;
+        assignee = null;
+        escalations++;
+        break;
+      case 'IncidentReassigned':
+        tier = e.toTier;
+        assignee = e.assignee?.id ?? null;
+        status = assignee ? 'in_progress' : 'new';
+        break;
+      case 'IncidentRejected':
+      case 'RequestDenied':
+        status = 'rejected';
+        break;
+      case 'IncidentHeld':
+        status = 'pending';
+        pendingSince = at;
+        break;
+      case 'IncidentResumed':
+        leavePending();
+        status = 'in_progress';
+        break;
+      case 'IncidentResolved':
+        leavePending();
+        status = 'resolved';
+        break;
+      case 'ResolutionConfirmed':
+      case 'IncidentClosed':
+        status = 'closed';
+        break;
+      case 'IncidentReopened':
+        status = 'in_progress';
+        reopens++;
+        break;
+      case 'IncidentRated':
+        rating = e.score;
+        break;
+      case 'RequestApproved':
+        status = 'new';
+        break;
+      case 'PriorityChanged':
+        priority = e.to;
+        break;
+    }
+  }
+  return { status, tier, assignee, owner, priority, respondedAt, pendingMs, reopens, escalations, rating };
+}
+
+const FINAL: Status[] = ['closed', 'rejected'];
+const UNASSIGNED: Status[] = ['new', 'pending_approval', 'rejected'];
+const WORKED: Status[] = ['in_progress', 'pending', 'resolved'];
+
+describe('lifecycle invariants (property)', () => {
+  it('hold for any sequence of commands from anyone', () => {
+    const reached = new Set<Status>();
+    const seen = new Set<EventBody['type']>();
+    let accepted = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(scenario, (sc) => {
+        const reporter = PEOPLE[sc.reporter]!;
+        const built = createIncident(
+          { title: 'Random incident', category: sc.category, impact: sc.impact, urgency: sc.urgency },
+          { id: INCIDENT_ID, seq: 1, now: T0, policy, reporter, origin: { platform: 'slack', channel: 'D0' } },
+        );
+        if (!built.ok) throw new Error('report refused');
+        const initial = deepFreeze(built.incident);
+        let state = initial;
+        let now = T0;
+        let acceptedCommands = 0;
+        const timeline: Entry[] = [{ at: T0, event: { type: 'IncidentReported', incident: initial } }];
+
+        for (const s of sc.steps) {
+          now = new Date(Date.parse(now) + s.dtMin * MIN).toISOString();
+          const who = resolveActor(s.actor, state, policy);
+          const cmd = toCommand(s.command, now);
+          const before = state;
+          const snapshot = structuredClone(before);
+          const decision = decide(before, cmd, { now, policy, actor: who, platform: who.kind === 'system' ? 'system' : 'slack' });
+
+          if (!decision.ok) {
+            // A refused command changes nothing.
+            refused++;
+            expect(before).toEqual(snapshot);
+            continue;
+          }
+          accepted++;
+          expect(decision.events.length).toBeGreaterThan(0);
+          // closed and rejected are final: nothing moves them; only the reporter's one rating of a closed incident is taken.
+          if (FINAL.includes(before.status)) {
+            expect(before.status).toBe('closed');
+            expect(cmd.type).toBe('RateIncident');
+            expect(before.rating).toBeNull();
+          }
+          let next = before;
+          for (const e of decision.events) {
+            next = deepFreeze(evolve(next, e, now));
+            timeline.push({ at: now, event: e });
+            seen.add(e.type);
+          }
+          expect(next.version).toBe(before.version); // evolve leaves the version to the store …
+          next = deepFreeze({ ...next, version: before.version + 1 }); // … which bumps it once per command
+          expect(before).toEqual(snapshot);
+          acceptedCommands++;
+          if (FINAL.includes(before.status)) expect(next.status).toBe(before.status);
+          if (before.owner) expect(next.owner).toEqual(before.owner);
+          state = next;
+          reached.add(state.status);
+
+          // ── Invariants on every accepted state ──
+          expect(state.version).toBe(1 + acceptedCommands);
+          // At most one assignee, and none while nobody is working it.
+          expect(state.assignee === null || (typeof state.assignee === 'object' && !Array.isArray(state.assignee) && typeof state.assignee.id === 'string')).toBe(true);
+          if (UNASSIGNED.includes(state.status)) expect(state.assignee).toBeNull();
+          if (WORKED.includes(state.status)) expect(state.assignee).not.toBeNull();
+          // The SLA clock.
+          expect(state.pendingMs).toBeGreaterThanOrEqual(0);
+          expect(state.pendingSince !== null).toBe(state.status === 'pending');
+          if (state.status !== 'pending') expect(state.waitUntil).toBeNull();
+          if (state.waitUntil) expect(Date.parse(state.waitUntil)).toBeGreaterThan(Date.parse(state.pendingSince!));
+          // Final records carry their end time; a rating only on a closed incident.
+          expect(state.closedAt !== null).toBe(FINAL.includes(state.status));
+          if (state.rating !== null) expect(state.status).toBe('closed');
+          expect(state.resolvedAt !== null).toBe(state.status === 'resolved' || (state.status === 'closed' && timeline.some((t) => t.event.type === 'IncidentResolved')));
+
+          // The timeline is ordered and complete: the record is what the timeline says.
+          for (let i = 1; i < timeline.length; i++) expect(Date.parse(timeline[i]!.at)).toBeGreaterThanOrEqual(Date.parse(timeline[i - 1]!.at));
+          const told = fromTimeline(initial, timeline);
+          expect({
+            status: state.status,
+            tier: state.tier,
+            assignee: state.assignee?.id ?? null,
+            owner: state.owner?.id ?? null,
+            priority: state.priority,
+            respondedAt: state.respondedAt,
+            pendingMs: state.pendingMs,
+            reopens: state.reopenCount,
+            escalations: state.escalationCount,
+            rating: state.rating,
+          }).toEqual(told);
+          // respondedAt is set iff someone ever accepted.
+          expect(state.respondedAt !== null).toBe(timeline.some((t) => t.event.type === 'IncidentAccepted'));
+          expect(state.priorityChanged).toBe(timeline.some((t) => t.event.type === 'PriorityChanged'));
+        }
+      }),
+      { numRuns: 600 },
+    );
+    console.log(accepted, refused, [...reached], [...seen]);
+    // The generator must actually reach the whole lifecycle, or the property says little.
+    expect([...reached].sort()).toEqual(['closed', 'in_progress', 'new', 'pending', 'pending_approval', 'rejected', 'resolved']);
+    expect([...seen].sort()).toEqual(
+      [
+        'IncidentAccepted', 'IncidentEscalated', 'IncidentReassigned', 'IncidentRejected', 'IncidentHeld', 'IncidentResumed',
+        'IncidentResolved', 'ResolutionConfirmed', 'IncidentReopened', 'IncidentRated', 'RequestApproved', 'RequestDenied',
+        'PriorityChanged', 'IncidentClosed',
+      ].sort(),
+    );
+    expect(accepted).toBeGreaterThan(1000);
+    expect(refused).toBeGreaterThan(1000);
+  });
+});
