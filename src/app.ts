@@ -24,7 +24,15 @@ export interface FirebellOptions {
   /** Use this store instead of building one from the environment (tests). */
   store?: IncidentStore;
   /** The terminal chat (`npm run demo`). */
-  console?: { input: NodeJS.ReadableStream; output: { write(s: string): void }; color?: boolean };
+  console?: {
+    input: NodeJS.ReadableStream;
+    output: { write(s: string): void };
+    color?: boolean;
+    /** The terminal, for line editing and history when stdin is a TTY. */
+    terminal?: NodeJS.WritableStream;
+    /** Echo piped input after the prompt (a readable transcript). */
+    echo?: boolean;
+  };
   /** Slack bot identity, which spares Bolt its auth.test at start-up. */
   slackIdentity?: { botId: string; botUserId: string };
   /** Outbox poll interval (the outbox is also kicked after every commit). */
@@ -111,6 +119,9 @@ export async function createFirebell(opts: FirebellOptions) {
           output: opts.console.output,
           commandName: '/incident',
           flush: () => scheduler.flush(),
+          color: opts.console.color ?? false,
+          ...(opts.console.terminal ? { terminal: opts.console.terminal } : {}),
+          ...(opts.console.echo ? { echo: true } : {}),
         });
         chatDone = chat.start();
       }

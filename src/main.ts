@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { colorEnabled } from './adapters/console/render';
 import { createFirebell } from './app';
 import { loadEnv } from './config/env';
 import { loadPolicyFile, PolicyError } from './config/policy-schema';
@@ -48,7 +49,16 @@ async function main() {
     env,
     policy,
     logger,
-    ...(consoleMode ? { console: { input: process.stdin, output: process.stdout, color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR } } : {}),
+    ...(consoleMode
+      ? {
+          console: {
+            input: process.stdin,
+            output: process.stdout,
+            color: colorEnabled(process.stdout),
+            ...(process.stdin.isTTY ? { terminal: process.stdout } : { echo: true }),
+          },
+        }
+      : {}),
   });
   const { port } = await bot.start();
   logger.info('firebell started', { port, platforms: bot.platforms, database: env.DATABASE_URL ? 'postgresql' : 'pglite' });

@@ -242,7 +242,7 @@ describe('console chat over the real flows', () => {
     expect(out).toContain('┌ Report an incident');
     expect(out).toContain('│ What is wrong?');
     out = await s.send('Printer jams');
-    expect(out).toContain('│ Details (optional, Enter skips)');
+    expect(out).toContain('│ Details (Enter skips)');
     await s.send('');
     out = await s.send('fault');
     expect(out).toContain('Impact: how many are affected?');
@@ -290,7 +290,7 @@ describe('console chat over the real flows', () => {
     expect((await s.store.getByNumber('INC-1'))!.reporter.id).toBe('console:alice');
 
     out = await s.send(`${desk}.9`);
-    expect(out).toContain(`✖ Card ${desk} has no button 9: its buttons are ${desk}.1 to ${desk}.4.`);
+    expect(out).toContain(`✖ Card ${desk} has no button 9: its buttons are ${desk}.1 to ${desk}.3.`);
     out = await s.send('42.1');
     expect(out).toContain('✖ There is no card 42. Type cards to see the cards.');
     out = await s.send('show 42');
@@ -298,7 +298,7 @@ describe('console chat over the real flows', () => {
     out = await s.send(`show ${desk}`);
     expect(out).toContain(`── #desk · card ${desk} ──`);
 
-    for (const garbage of ['%%% ☃ \u0000 {{}}', '...', '0.0', '/', '#', 'as @', 'show x', 'status nope nope']) {
+    for (const garbage of ['%%% ☃ \u0000 {{}}', '...', '0.0', '/', '#', 'as @', 'show x', 'status INC-nope']) {
       out = await s.send(garbage);
       expect(out).toContain('[guest:alice] > ');
     }

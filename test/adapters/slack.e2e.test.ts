@@ -36,7 +36,7 @@ describe('Slack end to end: report → accept → escalate → resolve → reope
     await fake.waitFor(() => h.messagesIn('C0DESK').length === 1);
     const deskCard = h.messagesIn('C0DESK')[0]!;
     expect(h.textOf(deskCard)).toContain(number);
-    expect(h.buttons(deskCard).map((b) => b.actionId)).toEqual(['incident.accept', 'incident.resolve', 'incident.escalate', 'incident.reject']);
+    expect(h.buttons(deskCard).map((b) => b.actionId)).toEqual(['incident.accept', 'incident.resolve', 'incident.reject']);
     // …and the receipt waits in the reporter's DMs.
     await fake.waitFor(() => h.messagesIn(REPORTER).some((m) => (m.text ?? '').includes(number)));
 
@@ -223,7 +223,7 @@ describe('Slack end to end: report → accept → escalate → resolve → reope
 
   it('answers malformed commands and unknown incidents privately', async () => {
     const { fake, slack } = h;
-    const bad = await slack.command(REPORTER, 'status foo bar', { channel: 'C0GENERAL' });
+    const bad = await slack.command(REPORTER, 'status INC-12x', { channel: 'C0GENERAL' });
     const unknown = await slack.command(REPORTER, 'status INC-999999', { channel: 'C0GENERAL' });
     const help = await slack.command(REPORTER, 'help', { channel: 'C0GENERAL' });
     await fake.waitFor((f) => [bad, unknown, help].every((c) => f.responses.some((r) => r.id === c.responseId)));

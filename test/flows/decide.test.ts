@@ -119,7 +119,7 @@ describe('authorisation', () => {
     const r = step(before, command, actor, at(30));
     if (!(STATUSES as readonly string[]).includes(then)) {
       expect(r).toMatchObject({ ok: false, reason: 'forbidden', need: then });
-      expect(r.state).toBe(before);
+      expect(before).toEqual(state()); // nothing changed
     } else {
       if (!r.ok) throw new Error(`refused: ${JSON.stringify(r)}`);
       expect(r.state.status).toBe(then);
@@ -166,14 +166,18 @@ describe('accept', () => {
     expect(d).toMatchObject({ ok: true, events: [{ type: 'IncidentAccepted', firstResponse: false, owner: null }] });
   });
 
-  it('an engineer above the desk who accepts does not become the owner (owner is the desk agent, DOMAIN.md §1)', () => {
-    // The matrix moves a ticket to L1 before anyone at the desk took it; li.wei accepts there.
+  it('an engineer above the desk who accepts is the assignee, never the owner (DOMAIN.md §1, decision 0003)', () => {
+    // The ticket leaves the desk before anyone at the desk took it; li.wei accepts at L1.
     const s = given(fresh(), [
       [cmd.escalate('matrix: P3 must be at L1'), SYSTEM],
       [cmd.accept, as('li.wei')],
     ]);
-    expect(s.assignee?.id).toBe('li.wei');
-    expect(s.owner).toBeNull();
+    expect(s).toMatchObject({ assignee: { id: 'li.wei' }, owner: null, respondedAt: at(2) });
+    // … nor when L2 takes over, nor by resolving straight from a higher tier's queue.
+    const l2 = given(s, [[cmd.escalate('database'), as('li.wei')], [cmd.accept, as('wang.wu')]], 3);
+    expect(l2).toMatchObject({ assignee: { id: 'wang.wu' }, owner: null });
+    const resolvedAtL1 = given(fresh(), [[cmd.escalate('on-site'), SYSTEM], [cmd.resolve('cable reseated'), as('li.na')]]);
+    expect(resolvedAtL1).toMatchObject({ status: 'resolved', assignee: { id: 'li.na' }, owner: null });
   });
 });
 

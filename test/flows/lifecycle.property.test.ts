@@ -45,30 +45,37 @@ type UntilSpec = null | string | { offsetMin: number };
 type CommandSpec = Exclude<Command, { type: 'HoldIncident' }> | { type: 'HoldIncident'; reason: string; until: UntilSpec };
 
 const personKey = fc.oneof(fc.constantFrom(...(Object.keys(TEST_PEOPLE) as string[])), fc.constant('nobody'));
+/** Weighted so that sequences live long enough to go round the lifecycle (terminal moves rarer). */
 const command: fc.Arbitrary<CommandSpec> = fc.oneof(
-  fc.constant({ type: 'AcceptIncident' as const }),
-  reason.map((r) => ({ type: 'EscalateIncident' as const, reason: r })),
-  fc.record({
-    type: fc.constant('ReassignIncident' as const),
-    toTier: fc.option(fc.constantFrom(...TIERS), { nil: null }),
-    toPerson: fc.option(personKey, { nil: null }),
-    reason,
-  }),
-  reason.map((r) => ({ type: 'RejectIncident' as const, reason: r })),
-  fc.record({ type: fc.constant('HoldIncident' as const), reason, until }),
-  fc.constant({ type: 'ResumeIncident' as const }),
-  fc.record({ type: fc.constant('ResolveIncident' as const), code: fc.constantFrom(...RESOLUTION_CODES), note: reason }),
-  fc.constant({ type: 'ConfirmResolution' as const }),
-  reason.map((r) => ({ type: 'ReopenIncident' as const, reason: r })),
-  fc.record({
-    type: fc.constant('RateIncident' as const),
-    score: fc.oneof(fc.integer({ min: -1, max: 7 }), fc.constant(2.5)),
-    feedback: fc.option(fc.string({ maxLength: 10 }), { nil: null }),
-  }),
-  fc.record({ type: fc.constant('ApproveRequest' as const), note: fc.option(reason, { nil: null }) }),
-  reason.map((r) => ({ type: 'DenyRequest' as const, reason: r })),
-  fc.record({ type: fc.constant('ChangePriority' as const), priority: fc.constantFrom(...PRIORITIES), reason }),
-  fc.constant({ type: 'CloseIncident' as const }),
+  { weight: 4, arbitrary: fc.constant({ type: 'AcceptIncident' as const }) },
+  { weight: 2, arbitrary: reason.map((r) => ({ type: 'EscalateIncident' as const, reason: r })) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      type: fc.constant('ReassignIncident' as const),
+      toTier: fc.option(fc.constantFrom(...TIERS), { nil: null }),
+      toPerson: fc.option(personKey, { nil: null }),
+      reason,
+    }),
+  },
+  { weight: 1, arbitrary: reason.map((r) => ({ type: 'RejectIncident' as const, reason: r })) },
+  { weight: 3, arbitrary: fc.record({ type: fc.constant('HoldIncident' as const), reason, until }) },
+  { weight: 3, arbitrary: fc.constant({ type: 'ResumeIncident' as const }) },
+  { weight: 3, arbitrary: fc.record({ type: fc.constant('ResolveIncident' as const), code: fc.constantFrom(...RESOLUTION_CODES), note: reason }) },
+  { weight: 1, arbitrary: fc.constant({ type: 'ConfirmResolution' as const }) },
+  { weight: 2, arbitrary: reason.map((r) => ({ type: 'ReopenIncident' as const, reason: r })) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      type: fc.constant('RateIncident' as const),
+      score: fc.oneof(fc.integer({ min: -1, max: 7 }), fc.constant(2.5)),
+      feedback: fc.option(fc.string({ maxLength: 10 }), { nil: null }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('ApproveRequest' as const), note: fc.option(reason, { nil: null }) }) },
+  { weight: 1, arbitrary: reason.map((r) => ({ type: 'DenyRequest' as const, reason: r })) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('ChangePriority' as const), priority: fc.constantFrom(...PRIORITIES), reason }) },
+  { weight: 1, arbitrary: fc.constant({ type: 'CloseIncident' as const }) },
 );
 
 /**
@@ -79,12 +86,15 @@ type ActorSpec =
   | { pick: 'person'; index: number }
   | { pick: 'system' }
   | { pick: 'assignee' | 'reporter' | 'owner' | 'manager' | 'approver' }
-  | { pick: 'tier_member'; index: number };
+  | { pick: 'tier_member'; index: number }
+  /** The person the command is meant for (a tier member accepts, the assignee holds, …). */
+  | { pick: 'fitting' };
 const actor: fc.Arbitrary<ActorSpec> = fc.oneof(
   { arbitrary: fc.integer({ min: 0, max: PEOPLE.length - 1 }).map((index) => ({ pick: 'person' as const, index })), weight: 3 },
   { arbitrary: fc.constant({ pick: 'system' as const }), weight: 1 },
   { arbitrary: fc.constantFrom('assignee', 'reporter', 'owner', 'manager', 'approver').map((pick) => ({ pick }) as ActorSpec), weight: 4 },
   { arbitrary: fc.integer({ min: 0, max: 1 }).map((index) => ({ pick: 'tier_member' as const, index })), weight: 2 },
+  { arbitrary: fc.constant({ pick: 'fitting' as const }), weight: 6 },
 );
 
 const stepArb = fc.record({ actor, command, dtMin: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 240 })) });
@@ -96,9 +106,31 @@ const scenario = fc.record({
   steps: fc.array(stepArb, { minLength: 1, maxLength: 60, size: 'max' }),
 });
 
-function resolveActor(spec: ActorSpec, state: Incident, p: Policy): Actor {
+const FITTING: Record<Command['type'], Exclude<ActorSpec['pick'], 'fitting' | 'person'>> = {
+  AcceptIncident: 'tier_member',
+  EscalateIncident: 'assignee',
+  ReassignIncident: 'assignee',
+  RejectIncident: 'tier_member',
+  HoldIncident: 'assignee',
+  ResumeIncident: 'assignee',
+  ResolveIncident: 'assignee',
+  ConfirmResolution: 'reporter',
+  ReopenIncident: 'reporter',
+  RateIncident: 'reporter',
+  ApproveRequest: 'approver',
+  DenyRequest: 'approver',
+  ChangePriority: 'manager',
+  CloseIncident: 'system',
+};
+
+function resolveActor(spec: ActorSpec, state: Incident, p: Policy, type: Command['type']): Actor {
   const person = (ref: PersonRef | null | undefined): Actor => (ref ? { kind: 'person', person: ref } : SYSTEM);
   const byKey = (key: string | undefined) => person(key ? PEOPLE.find((x) => x.id === key) : null);
+  if (spec.pick === 'fitting') {
+    const pick = FITTING[type];
+    const fit = type === 'ResolveIncident' && state.status === 'new' ? 'tier_member' : pick;
+    return resolveActor(fit === 'tier_member' ? { pick: fit, index: 0 } : ({ pick: fit } as ActorSpec), state, p, type);
+  }
   switch (spec.pick) {
     case 'person':
       return person(PEOPLE[spec.index]);
@@ -180,6 +212,7 @@ function fromTimeline(initial: Incident, timeline: Entry[]) {
         tier = e.toTier;
         assignee = e.assignee?.id ?? null;
         status = assignee ? 'in_progress' : 'new';
+        if (assignee) respondedAt ??= at;
         break;
       case 'IncidentRejected':
       case 'RequestDenied':
@@ -245,7 +278,7 @@ describe('lifecycle invariants (property)', () => {
 
         for (const s of sc.steps) {
           now = new Date(Date.parse(now) + s.dtMin * MIN).toISOString();
-          const who = resolveActor(s.actor, state, policy);
+          const who = resolveActor(s.actor, state, policy, s.command.type);
           const cmd = toCommand(s.command, now);
           const before = state;
           const snapshot = structuredClone(before);
@@ -277,6 +310,8 @@ describe('lifecycle invariants (property)', () => {
           acceptedCommands++;
           if (FINAL.includes(before.status)) expect(next.status).toBe(before.status);
           if (before.owner) expect(next.owner).toEqual(before.owner);
+          // The owner is the desk agent (DOMAIN.md §1), whoever works it later.
+          if (next.owner) expect(policy.tiers.desk.members).toContain(next.owner.id);
           state = next;
           reached.add(state.status);
 
@@ -311,14 +346,15 @@ describe('lifecycle invariants (property)', () => {
             escalations: state.escalationCount,
             rating: state.rating,
           }).toEqual(told);
-          // respondedAt is set iff someone ever accepted.
-          expect(state.respondedAt !== null).toBe(timeline.some((t) => t.event.type === 'IncidentAccepted'));
+          // respondedAt is set iff someone ever accepted (or the ticket was dispatched to a named engineer).
+          expect(state.respondedAt !== null).toBe(
+            timeline.some((t) => t.event.type === 'IncidentAccepted' || (t.event.type === 'IncidentReassigned' && t.event.assignee !== null)),
+          );
           expect(state.priorityChanged).toBe(timeline.some((t) => t.event.type === 'PriorityChanged'));
         }
       }),
-      { numRuns: 600 },
+      { numRuns: 1000 },
     );
-    console.log(accepted, refused, [...reached], [...seen]);
     // The generator must actually reach the whole lifecycle, or the property says little.
     expect([...reached].sort()).toEqual(['closed', 'in_progress', 'new', 'pending', 'pending_approval', 'rejected', 'resolved']);
     expect([...seen].sort()).toEqual(
@@ -328,7 +364,7 @@ describe('lifecycle invariants (property)', () => {
         'PriorityChanged', 'IncidentClosed',
       ].sort(),
     );
-    expect(accepted).toBeGreaterThan(1000);
+    expect(accepted).toBeGreaterThan(2000);
     expect(refused).toBeGreaterThan(1000);
   });
 });

@@ -71,7 +71,8 @@ const request = () => report({ category: 'service_request', title: 'New laptop' 
 /** A live queue card (in the incident's own tier): the buttons it must offer, at least. */
 const LIVE: [status: string, state: () => Incident, must: ActionId[], mustNot: ActionId[]][] = [
   ['pending_approval', request, ['request.approve', 'request.deny'], ['incident.accept', 'incident.resolve']],
-  ['new', fresh, ['incident.accept', 'incident.escalate', 'incident.reject'], ['incident.hold', 'incident.resume', 'request.approve']],
+  // No Escalate on a new card: only an assignee or incident manager may escalate (accept first).
+  ['new', fresh, ['incident.accept', 'incident.resolve', 'incident.reject'], ['incident.escalate', 'incident.hold', 'incident.resume', 'request.approve']],
   ['in_progress', atL1, ['incident.resolve', 'incident.escalate', 'incident.hold', 'incident.reassign'], ['incident.accept', 'incident.resume']],
   ['pending', held, ['incident.resume', 'incident.resolve'], ['incident.accept', 'incident.hold', 'incident.escalate']],
 ];
@@ -171,7 +172,13 @@ const PARSE: [input: string, expected: ParsedCommand][] = [
   ['status inc-12', { kind: 'status', number: 'INC-12' }],
   ['status #7', { kind: 'status', number: 'INC-7' }],
   ['状态 12', { kind: 'status', number: 'INC-12' }],
-  ['status foo bar', { kind: 'error', key: 'command.status_needs_number', text: 'foo bar' }],
+  ['status INC-12x', { kind: 'error', key: 'command.status_needs_number', text: 'INC-12x' }],
+  ['status #1a', { kind: 'error', key: 'command.status_needs_number', text: '#1a' }],
+  // A report that starts with a sub-command word is still a report.
+  ['status page is down', { kind: 'report', title: 'status page is down', description: '' }],
+  ['list of printers is wrong', { kind: 'report', title: 'list of printers is wrong', description: '' }],
+  ['new laptop will not boot', { kind: 'report', title: 'new laptop will not boot', description: '' }],
+  ['help me, the VPN is down', { kind: 'report', title: 'help me, the VPN is down', description: '' }],
   ['', { kind: 'form', title: '' }],
   ['   ', { kind: 'form', title: '' }],
   ['report', { kind: 'form', title: '' }],

@@ -74,7 +74,6 @@ function isWide(cp: number): boolean {
 /** Terminal columns `text` takes: CJK and full-width characters count two, ANSI codes none. */
 export function displayWidth(text: string): number {
   let width = 0;
-  // eslint-disable-next-line no-control-regex
   for (const ch of text.replace(/\u001b\[[0-9;]*m/g, '')) {
     const cp = ch.codePointAt(0)!;
     if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0x300 && cp < 0x370) || cp === 0x200b) continue;

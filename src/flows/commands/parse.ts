@@ -21,9 +21,10 @@ const ALIASES: Record<string, 'help' | 'list' | 'status' | 'report'> = {
   st: 'status',
   状态: 'status',
   report: 'report',
-  new: 'report',
   报障: 'report',
 };
+
+const LOOKS_LIKE_NUMBER = /^(#|inc\b|inc-|\d)/i;
 
 /** `INC-42`, `inc-42`, `#42` or `42`: normalised to `INC-42`; null when it is not a number. */
 export function parseIncidentNumber(text: string): string | null {
@@ -47,19 +48,25 @@ export function parseCommand(raw: string): ParsedCommand {
   const [head = '', ...rest] = text.split(/\s+/);
   const sub = ALIASES[head.toLowerCase()];
   const tail = text.slice(head.length).trim();
+  // A sub-command word followed by other words is a report that happens to start with it
+  // ("status page is down", "list of printers is wrong"): never lose someone's report.
   switch (sub) {
     case 'help':
+      if (tail) break;
       return { kind: 'help' };
     case 'list':
+      if (tail) break;
       return { kind: 'list' };
     case 'status': {
       if (!tail) return { kind: 'status', number: null };
       const number = parseIncidentNumber(tail);
-      return number && rest.length === 1 ? { kind: 'status', number } : { kind: 'error', key: 'command.status_needs_number', text: tail };
+      if (number && rest.length === 1) return { kind: 'status', number };
+      // One token that was meant as a number ("INC-1x", "#12a"): say so instead of filing it.
+      if (rest.length === 1 && LOOKS_LIKE_NUMBER.test(tail)) return { kind: 'error', key: 'command.status_needs_number', text: tail };
+      break;
     }
     case 'report':
       return tail ? { kind: 'report', ...titleAndDescription(tail) } : { kind: 'form', title: '' };
-    default:
-      return { kind: 'report', ...titleAndDescription(text) };
   }
+  return { kind: 'report', ...titleAndDescription(text) };
 }

@@ -43,7 +43,8 @@ const isTierMember = (policy: Policy, id: string, tier: Incident['tier']) => pol
 function text(value: string | null | undefined, field: string, max: number, required: boolean): Rejection | string {
   const v = (value ?? '').trim();
   if (required && v.length === 0) return reject({ reason: 'invalid_input', field, problem: 'required' });
-  if (v.length > max) return reject({ reason: 'invalid_input', field, problem: `too_long:${max}` });
+  // Characters as people count them (an emoji is one), the same way titles are cut.
+  if (Array.from(v).length > max) return reject({ reason: 'invalid_input', field, problem: `too_long:${max}` });
   return v;
 }
 
@@ -79,7 +80,7 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
       if (!isTierMember(policy, id, state.tier)) return reject({ reason: 'forbidden', need: 'tier_member' });
       return {
         ok: true,
-        events: [{ type: 'IncidentAccepted', assignee: me, owner: state.owner ? null : me, firstResponse: !state.respondedAt }],
+        events: [{ type: 'IncidentAccepted', assignee: me, owner: ownerOnAccept(state, me), firstResponse: !state.respondedAt }],
       };
     }
     case 'EscalateIncident': {
@@ -151,7 +152,7 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
         return {
           ok: true,
           events: [
-            { type: 'IncidentAccepted', assignee: me, owner: state.owner ? null : me, firstResponse: !state.respondedAt },
+            { type: 'IncidentAccepted', assignee: me, owner: ownerOnAccept(state, me), firstResponse: !state.respondedAt },
             resolved,
           ],
         };
@@ -207,6 +208,14 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
   }
 }
 
+/**
+ * The owner is the service-desk agent, the reporter's single point of contact (DOMAIN.md §1): the
+ * first desk member to accept. Engineers accepting in higher tiers become assignees only.
+ */
+function ownerOnAccept(state: Incident, me: PersonRef): PersonRef | null {
+  return !state.owner && state.tier === 'desk' ? me : null;
+}
+
 const elapsed = (from: string | null, to: string) => (from ? Math.max(0, Date.parse(to) - Date.parse(from)) : 0);
 
 /** Applies one recorded event to the state. Pure; never refuses (decide() already did). */
@@ -230,6 +239,8 @@ export function evolve(state: Incident, event: EventBody, at: string): Incident 
         tier: event.toTier,
         assignee: event.assignee,
         status: event.assignee ? 'in_progress' : 'new',
+        // Dispatching to a named engineer is taking the ticket on their behalf: the response.
+        respondedAt: event.assignee ? (state.respondedAt ?? at) : state.respondedAt,
       };
     case 'IncidentRejected':
       return { ...state, status: 'rejected', rejectReason: event.reason, closedAt: at };

@@ -73,7 +73,9 @@ export function queueButtons(incident: Incident, locale: Locale): CardButton[] {
     case 'pending_approval':
       return [b('request.approve', 'primary'), b('request.deny', 'danger')];
     case 'new':
-      return [b('incident.accept', 'primary'), b('incident.resolve'), b('incident.escalate'), b('incident.reject', 'danger')];
+      // Escalating needs an assignee (or an incident manager): the queue accepts first, so no
+      // Escalate button here that its members could not use.
+      return [b('incident.accept', 'primary'), b('incident.resolve'), b('incident.reject', 'danger')];
     case 'in_progress':
       return [b('incident.resolve', 'primary'), b('incident.escalate'), b('incident.hold'), b('incident.reassign')];
     case 'pending':

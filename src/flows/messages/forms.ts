@@ -94,6 +94,8 @@ export function parseLocalDateTime(text: string, timeZone: string): string | nul
   if (!m) return null;
   const [, y, mo, d, h, mi] = m.map(Number) as [number, number, number, number, number, number];
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) return null;
+  // Refuse days the month does not have (31 April, 30 February) rather than roll over.
+  if (new Date(Date.UTC(y, mo - 1, d)).getUTCDate() !== d) return null;
   // Interpret the wall-clock time in `timeZone`: take the zone's offset at that instant.
   const guess = Date.UTC(y, mo - 1, d, h, mi);
   const offset = zoneOffsetMs(guess, timeZone);

@@ -1,0 +1,135 @@
+/**
+ * Outbound delivery to Slack when Slack pushes back: rate limits (429 + Retry-After), outages
+ * (HTTP 500) and permanent refusals (channel_not_found). The whole bot over HTTP against the fake
+ * Slack API and a fresh PostgreSQL database, as in slack.e2e.test.ts.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { SlackCall } from '../fakes/slack-api';
+import { testPolicy } from '../support/policy';
+import { BOT_TOKEN, SIGNING_SECRET, startSlackBot, type SlackBotHarness } from '../support/slack-bot';
+
+const REPORTER = 'U0REP';
+const QUEUE = 'C0DESK';
+
+describe('Slack outbox: delivery when Slack pushes back', () => {
+  let h: SlackBotHarness;
+  /** Index into `fake.calls` where the current test began. */
+  let from = 0;
+
+  beforeAll(async () => {
+    h = await startSlackBot(testPolicy());
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+  beforeEach(async () => {
+    // Nothing from an earlier test may still be on its way: each failure injection below must
+    // hit the first post of the incident the test reports.
+    await h.bot.scheduler.flush();
+    from = h.fake.calls.length;
+  });
+
+  /** Reports an incident with /incident and returns its number once the reporter has the receipt. */
+  async function report(title: string): Promise<{ number: string; id: string }> {
+    const r = await h.slack.command(REPORTER, title, { channel: 'C0GENERAL' });
+    expect(r.status).toBe(200);
+    await h.fake.waitFor((f) => f.responses.some((x) => x.id === r.responseId));
+    const number = /INC-\d+/.exec(h.fake.responses.find((x) => x.id === r.responseId)!.body.text)![0];
+    const incident = await h.bot.store.getByNumber(number);
+    return { number, id: incident!.id };
+  }
+
+  /** chat.postMessage calls made since the test began that mention `number`. */
+  const postsAbout = (number: string): SlackCall[] =>
+    h.fake.calls.slice(from).filter((c) => c.method === 'chat.postMessage' && JSON.stringify(c.args).includes(number));
+  const cardsIn = (channel: string, number: string) => h.messagesIn(channel).filter((m) => h.textOf(m).includes(number));
+  const receiptDelivered = (number: string) => h.messagesIn(REPORTER).some((m) => (m.text ?? '').includes(number));
+  const logged = (msg: string, fragment: string) =>
+    h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === msg && JSON.stringify(l).includes(fragment));
+
+  it('waits out a 429 Retry-After, posts the queue card exactly once, and holds the incident’s DMs behind it', async () => {
+    const { fake } = h;
+    fake.failNext('chat.postMessage', { status: 429, retryAfter: 1 }, 1);
+    const { number } = await report('Wi-Fi down on floor 2');
+
+    await fake.waitFor(() => cardsIn(QUEUE, number).length === 1, 5000);
+    await fake.waitFor(() => receiptDelivered(number));
+    await h.bot.scheduler.flush();
+
+    const posts = postsAbout(number);
+    const limited = posts.filter((c) => c.status === 429);
+    expect(limited).toHaveLength(1);
+    expect(limited[0]!.args.channel).toBe(QUEUE);
+    const cardPosts = posts.filter((c) => c.args.channel === QUEUE && c.status === 200);
+    expect(cardPosts).toHaveLength(1);
+    // Retry-After: 1 was honoured.
+    expect(cardPosts[0]!.at - limited[0]!.at).toBeGreaterThanOrEqual(1000);
+    expect(cardsIn(QUEUE, number)).toHaveLength(1);
+
+    // Per-incident order: nothing about this incident reached the reporter before the card.
+    const toReporter = posts.filter((c) => c.args.channel === REPORTER);
+    expect(toReporter.length).toBeGreaterThanOrEqual(1);
+    for (const c of toReporter) expect(posts.indexOf(c)).toBeGreaterThan(posts.indexOf(cardPosts[0]!));
+    expect(posts.indexOf(limited[0]!)).toBe(0);
+
+    expect(logged('outbox delivery will be retried', 'slack rate limited')).toHaveLength(1);
+  });
+
+  it('retries a queue card after an HTTP 500 from Slack', async () => {
+    const { fake } = h;
+    fake.failNext('chat.postMessage', { status: 500 }, 1);
+    const { number } = await report('Printer queue stuck on floor 4');
+
+    await fake.waitFor(() => cardsIn(QUEUE, number).length === 1, 8000);
+    await fake.waitFor(() => receiptDelivered(number));
+    await h.bot.scheduler.flush();
+
+    const toQueue = postsAbout(number).filter((c) => c.args.channel === QUEUE);
+    expect(toQueue.map((c) => c.status)).toEqual([500, 200]);
+    expect(cardsIn(QUEUE, number)).toHaveLength(1);
+    expect(logged('outbox delivery will be retried', 'slack http 500')).toHaveLength(1);
+  });
+
+  it('parks a card Slack refuses for good, logs it without secrets, and keeps delivering other incidents', async () => {
+    const { fake } = h;
+    fake.failNext('chat.postMessage', { error: 'channel_not_found' }, 1);
+    const lost = await report('VPN refuses new logins');
+
+    // Parked as failed after one attempt: retrying cannot help.
+    let parked: Awaited<ReturnType<typeof h.bot.store.undelivered>>[number] | undefined;
+    const deadline = Date.now() + 5000;
+    while (!parked && Date.now() < deadline) {
+      parked = (await h.bot.store.undelivered(10)).find((i) => i.incidentId === lost.id && i.status === 'failed');
+      if (!parked) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(parked).toBeDefined();
+    expect(parked!.effect).toMatchObject({ kind: 'card.sync', platform: 'slack', target: { type: 'channel', id: QUEUE } });
+    expect(parked!.lastError).toContain('channel_not_found');
+    expect(parked!.attempts).toBe(1);
+
+    // Another incident's card and receipt still go out, and so do the parked incident's later notices.
+    const other = await report('Badge reader offline at gate B');
+    await fake.waitFor(() => cardsIn(QUEUE, other.number).length === 1);
+    await fake.waitFor(() => receiptDelivered(other.number));
+    await fake.waitFor(() => receiptDelivered(lost.number));
+    await h.bot.scheduler.flush();
+
+    const lostToQueue = postsAbout(lost.number).filter((c) => c.args.channel === QUEUE);
+    expect(lostToQueue).toHaveLength(1);
+    expect(lostToQueue[0]!.response).toMatchObject({ ok: false, error: 'channel_not_found' });
+    expect(cardsIn(QUEUE, lost.number)).toEqual([]);
+    const stillOwed = (await h.bot.store.undelivered(10)).filter((i) => i.incidentId === lost.id || i.incidentId === other.id);
+    expect(stillOwed.map((i) => [i.incidentId, i.status])).toEqual([[lost.id, 'failed']]);
+
+    const failures = logged('outbox delivery failed for good', 'channel_not_found');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ level: 'error', platform: 'slack', attempts: 1 });
+
+    // No secret anywhere in the log, across every test of this file.
+    expect(h.logs.length).toBeGreaterThan(0);
+    for (const line of h.logs) {
+      expect(line).not.toContain(BOT_TOKEN);
+      expect(line).not.toContain(SIGNING_SECRET);
+    }
+  });
+});
