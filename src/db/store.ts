@@ -371,7 +371,6 @@ function toDate(value: string, field: string): Date {
 
 /** Keeps the first MAX_ERROR_LENGTH characters without splitting a surrogate pair; drops NULs (text cannot hold them). */
 export function truncateError(error: string): string {
-  // eslint-disable-next-line no-control-regex
   const clean = error.replace(/\u0000/g, '');
   if (clean.length <= MAX_ERROR_LENGTH) return clean;
   return Array.from(clean).slice(0, MAX_ERROR_LENGTH - 1).join('') + '…';
