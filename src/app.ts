@@ -133,8 +133,15 @@ export async function createFirebell(opts: FirebellOptions) {
     },
     /** Graceful stop: no new requests, deliver what is owed, then close the database. */
     async stop() {
-      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
-      server?.closeAllConnections?.();
+      if (server) {
+        // Keep-alive connections would hold close() open: drop the idle ones now, and any
+        // request still running after 5 s.
+        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        server.closeIdleConnections();
+        const force = setTimeout(() => server?.closeAllConnections(), 5000);
+        await closed;
+        clearTimeout(force);
+      }
       if (slack) await slack.stop().catch(() => {});
       await scheduler.stop();
       if (!opts.store) await store.close();

@@ -21,6 +21,19 @@ const NUMBER = /^INC-(\d+)$/;
 /** What a person may type for `INC-42`: `INC-42`, `inc-42`, `inc42`, `#42`, `42`. */
 const NUMBER_INPUT = /^(?:inc-?|#)?(\d+)$/i;
 
+function toEntry(r: typeof timeline.$inferSelect): TimelineEntry {
+  return {
+    incidentId: r.incidentId,
+    seq: r.seq,
+    at: r.at.toISOString(),
+    actor: r.actor,
+    platform: r.platform as TimelineEntry['platform'],
+    automatic: r.automatic,
+    event: r.event,
+    status: r.status as Status,
+  };
+}
+
 /**
  * Builds the store on an open drizzle database whose schema is already migrated. `close` releases
  * the driver (the store does not know which one it runs on).
@@ -90,18 +103,14 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
     async timeline(incidentId) {
       if (!UUID.test(incidentId)) return [];
       const rows = await db.select().from(timeline).where(eq(timeline.incidentId, incidentId)).orderBy(asc(timeline.seq));
-      return rows.map(
-        (r): TimelineEntry => ({
-          incidentId: r.incidentId,
-          seq: r.seq,
-          at: r.at.toISOString(),
-          actor: r.actor,
-          platform: r.platform as TimelineEntry['platform'],
-          automatic: r.automatic,
-          event: r.event,
-          status: r.status as Status,
-        }),
-      );
+      return rows.map(toEntry);
+    },
+
+    async lastEntry(incidentId) {
+      if (!UUID.test(incidentId)) return null;
+      // Served by the unique (incident_id, seq) index, read backwards: one row, not the timeline.
+      const rows = await db.select().from(timeline).where(eq(timeline.incidentId, incidentId)).orderBy(desc(timeline.seq)).limit(1);
+      return rows[0] ? toEntry(rows[0]) : null;
     },
 
     async list(query: IncidentQuery) {

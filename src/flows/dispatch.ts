@@ -97,8 +97,7 @@ export function createDispatcher(deps: DispatcherDeps) {
         states.push(next);
       }
       next = { ...next, version: current.version + 1 };
-      const timeline = await store.timeline(current.id);
-      const firstSeq = (timeline.at(-1)?.seq ?? 0) + 1;
+      const firstSeq = ((await store.lastEntry(current.id))?.seq ?? 0) + 1;
       const entries = entriesFor(next, decision.events, firstSeq, now, actor, opts.platform, states);
       const effects = planEffects(current, next, decision.events, actor, planCtx);
       if (await store.commit(next, current.version, entries, effects)) {

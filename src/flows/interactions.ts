@@ -78,7 +78,7 @@ export function createInteractions(dispatcher: Dispatcher) {
     return t(locale, (DONE_KEYS.has(actionId) ? key : 'reply.done.default') as MessageKey, params);
   }
 
-  async function listFor(person: PersonRef, locale: Locale, commandName: string): Promise<Reply> {
+  async function listFor(person: PersonRef, locale: Locale): Promise<Reply> {
     const line = (i: Incident) =>
       t(locale, 'list.line', {
         number: i.number,
@@ -97,12 +97,11 @@ export function createInteractions(dispatcher: Dispatcher) {
         ...(queue.length ? queue.map(line) : [t(locale, 'list.none')]),
       );
     }
-    void commandName;
     return text(out.join('\n'));
   }
 
   async function cardFor(incident: Incident, person: PersonRef, locale: Locale): Promise<Reply> {
-    const last = (await store.timeline(incident.id)).at(-1) ?? null;
+    const last = await store.lastEntry(incident.id);
     const asReporter = incident.reporter.id === person.id && (incident.status === 'resolved' || (incident.status === 'closed' && incident.rating === null));
     return { kind: 'card', card: buildIncidentCard(incident, asReporter ? 'reporter' : `queue:${incident.tier}`, last, { policy, locale }) };
   }
@@ -119,7 +118,7 @@ export function createInteractions(dispatcher: Dispatcher) {
       case 'error':
         return text(t(locale, parsed.key, { text: parsed.text, command: ctx.commandName }), true);
       case 'list':
-        return listFor(person, locale, ctx.commandName);
+        return listFor(person, locale);
       case 'status': {
         if (parsed.number) {
           const incident = await store.getByNumber(parsed.number);
@@ -129,7 +128,7 @@ export function createInteractions(dispatcher: Dispatcher) {
         const mine = await store.list({ involving: person.id, statuses: OPEN_STATUSES, limit: 20 });
         if (mine.length === 0) return text(t(locale, 'status.none', { command: ctx.commandName }));
         if (mine.length === 1) return cardFor(mine[0]!, person, locale);
-        return listFor(person, locale, ctx.commandName);
+        return listFor(person, locale);
       }
       case 'report': {
         const r = await dispatcher.report(person, { title: parsed.title, description: parsed.description }, { platform: ctx.platform, channel: ctx.channel });

@@ -39,7 +39,7 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
     }
     const incident = await store.get(item.incidentId);
     if (!incident) throw new ChatDeliveryError(`incident ${item.incidentId} vanished`, null, true);
-    const last = (await store.timeline(incident.id)).at(-1) ?? null;
+    const last = await store.lastEntry(incident.id);
     const card = buildIncidentCard(incident, effect.purpose, last, { policy, locale: effect.locale });
     const binding = await store.getBinding(incident.id, effect.platform, effect.purpose);
     if (binding) {

@@ -79,6 +79,8 @@ export interface IncidentStore {
   commit(next: Incident, expectedVersion: number, entries: TimelineEntry[], effects: Effect[]): Promise<boolean>;
   /** The whole timeline of an incident, ordered by seq ascending. Empty for an unknown id. */
   timeline(incidentId: string): Promise<TimelineEntry[]>;
+  /** The latest timeline entry of an incident (highest seq), or null for an unknown id. */
+  lastEntry(incidentId: string): Promise<TimelineEntry | null>;
   /** Incidents matching the query, most recently reported first, at most `limit`. */
   list(query: IncidentQuery): Promise<Incident[]>;
   /** Pending incidents whose wait-until time is at or before `now`, oldest first. */

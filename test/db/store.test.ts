@@ -388,6 +388,10 @@ describe.each(drivers)('IncidentStore on $name', (driver) => {
       expect(entries[3]).toEqual(held);
       expect(await store.timeline(randomUUID())).toEqual([]);
       expect(await store.timeline('nope')).toEqual([]);
+      // The latest entry alone is the highest seq, whatever order the commit listed them in.
+      expect(await store.lastEntry(v1.id)).toEqual(held);
+      expect(await store.lastEntry(randomUUID())).toBeNull();
+      expect(await store.lastEntry('nope')).toBeNull();
     });
 
     it('refuses a repeated seq and rolls the whole commit back', async () => {
