@@ -8,7 +8,7 @@ import type { Rejection } from './incident/rejection';
 import type { ActionId, NeutralCard, NeutralForm } from './messages/card';
 import { ACTION_IDS, decodeButtonValue } from './messages/card';
 import { buildIncidentCard } from './messages/cards';
-import { t, type MessageKey } from './messages/catalog';
+import { isMessageKey, t, type MessageKey } from './messages/catalog';
 import { actionForm, commandFromForm, reportForm, reportFromForm, type FormValues } from './messages/forms';
 import { refusalText } from './messages/refusals';
 import { personActor } from './people';
@@ -75,7 +75,7 @@ export function createInteractions(dispatcher: Dispatcher) {
   function doneText(actionId: ActionId, incident: Incident, locale: Locale): string {
     const key = `reply.done.${actionId}`;
     const params = { number: incident.number, tier: t(locale, `tier.${incident.tier}` as MessageKey) };
-    return t(locale, (DONE_KEYS.has(actionId) ? key : 'reply.done.default') as MessageKey, params);
+    return t(locale, isMessageKey(key) ? key : 'reply.done.default', params);
   }
 
   async function listFor(person: PersonRef, locale: Locale): Promise<Reply> {
@@ -205,19 +205,5 @@ export function createInteractions(dispatcher: Dispatcher) {
   return { command, click, submit, localeFor };
 }
 
-const DONE_KEYS = new Set<string>([
-  'incident.accept',
-  'incident.escalate',
-  'incident.reassign',
-  'incident.hold',
-  'incident.resume',
-  'incident.resolve',
-  'incident.confirm',
-  'incident.reopen',
-  'incident.reject',
-  'incident.rate',
-  'request.approve',
-  'request.deny',
-]);
 
 export type Interactions = ReturnType<typeof createInteractions>;

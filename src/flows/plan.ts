@@ -92,17 +92,14 @@ export function planEffects(before: Incident | null, after: Incident, events: Ev
   effects.push(...queueCards(after, after.tier, ctx, true));
   if (before && before.tier !== after.tier) effects.push(...queueCards(after, before.tier, ctx, false));
 
+  // Approvers get the request as a card in their DMs; once decided, those cards show the outcome.
   const reported = events.some((e) => e.type === 'IncidentReported');
-  if (reported && after.status === 'pending_approval') {
+  const asked = reported && after.status === 'pending_approval';
+  const decided = before?.status === 'pending_approval' && after.status !== 'pending_approval';
+  if (asked || decided) {
     for (const key of policy.roles.approver) {
       for (const p of personTargets(key, ctx)) {
-        effects.push({ kind: 'card.sync', platform: p.platform, purpose: `approver:${key}`, target: p.target, locale: p.locale, createIfMissing: true });
-      }
-    }
-  } else if (before?.status === 'pending_approval' && after.status !== 'pending_approval') {
-    for (const key of policy.roles.approver) {
-      for (const p of personTargets(key, ctx)) {
-        effects.push({ kind: 'card.sync', platform: p.platform, purpose: `approver:${key}`, target: p.target, locale: p.locale, createIfMissing: false });
+        effects.push({ kind: 'card.sync', platform: p.platform, purpose: `approver:${key}`, target: p.target, locale: p.locale, createIfMissing: asked });
       }
     }
   }
