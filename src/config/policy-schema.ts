@@ -3,7 +3,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { CATEGORIES, LEVELS, PLATFORMS, PRIORITIES, TIERS, type Priority, type Tier } from '../flows/incident/model';
 import { parseDuration } from '../flows/policy/duration';
-import type { MatrixStep, Policy, PolicyPerson, RoleName } from '../flows/policy/policy';
+import type { MatrixStep, Policy, PolicyPerson } from '../flows/policy/policy';
 import { LOCALES } from '../flows/policy/policy';
 
 const duration = z.string().refine((s) => parseDuration(s) !== null, {
@@ -126,31 +126,39 @@ export const policyFileSchema = z
       .strict()
       .default({ category: 'fault', impact: 'medium', urgency: 'medium', system: '' }),
   })
-  .strict()
-  .superRefine((file, ctx) => {
-    const known = new Set(Object.keys(file.people));
-    const check = (list: string[], path: (string | number)[]) =>
-      list.forEach((key, i) => {
-        if (!known.has(key)) {
-          ctx.addIssue({ code: 'custom', path: [...path, i], message: `unknown person "${key}" (not under people:)` });
-        }
-      });
-    for (const t of TIERS) check(file.tiers[t].members, ['tiers', t, 'members']);
-    for (const r of Object.keys(file.roles) as RoleName[]) check(file.roles[r], ['roles', r]);
-    check(file.key_users, ['key_users']);
-    const seen = new Map<string, string>();
-    for (const [key, p] of Object.entries(file.people)) {
-      for (const platform of PLATFORMS) {
-        const id = p[platform];
-        if (!id) continue;
-        const other = seen.get(`${platform}:${id}`);
-        if (other) {
-          ctx.addIssue({ code: 'custom', path: ['people', key, platform], message: `account already used by "${other}"` });
-        }
-        seen.set(`${platform}:${id}`, key);
-      }
+  .strict();
+
+/**
+ * Cross-references (every person named exists, no account used twice). Run on the raw document
+ * even when other fields fail, so one start-up names every problem instead of one per attempt.
+ */
+function crossCheck(doc: unknown): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  if (!doc || typeof doc !== 'object') return problems;
+  const d = doc as Record<string, any>;
+  const people = d.people && typeof d.people === 'object' ? (d.people as Record<string, any>) : {};
+  const known = new Set(Object.keys(people));
+  const check = (list: unknown, path: (string | number)[]) => {
+    if (!Array.isArray(list)) return;
+    list.forEach((key, i) => {
+      if (typeof key === 'string' && !known.has(key)) problems.push({ path: [...path, i], message: `unknown person "${key}" (not under people:)` });
+    });
+  };
+  for (const t of TIERS) check(d.tiers?.[t]?.members, ['tiers', t, 'members']);
+  if (d.roles && typeof d.roles === 'object') for (const r of Object.keys(d.roles)) check(d.roles[r], ['roles', r]);
+  check(d.key_users, ['key_users']);
+  const seen = new Map<string, string>();
+  for (const [key, p] of Object.entries(people)) {
+    for (const platform of PLATFORMS) {
+      const id = p?.[platform];
+      if (typeof id !== 'string' || !id) continue;
+      const other = seen.get(`${platform}:${id}`);
+      if (other) problems.push({ path: ['people', key, platform], message: `account already used by "${other}"` });
+      seen.set(`${platform}:${id}`, key);
     }
-  });
+  }
+  return problems;
+}
 
 export class PolicyError extends Error {
   constructor(
@@ -171,8 +179,9 @@ function formatPath(path: readonly PropertyKey[]): string {
 /** Validates a parsed policy document; throws PolicyError naming each bad field. */
 export function buildPolicy(doc: unknown, source = 'policy'): Policy {
   const parsed = policyFileSchema.safeParse(doc ?? {});
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`);
+  const issues = [...(parsed.success ? [] : parsed.error.issues), ...crossCheck(doc)];
+  if (!parsed.success || issues.length) {
+    const problems = issues.map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`);
     throw new PolicyError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`, problems);
   }
   const f = parsed.data;
