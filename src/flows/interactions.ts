@@ -130,6 +130,21 @@ export function createInteractions(dispatcher: Dispatcher) {
         if (mine.length === 1) return cardFor(mine[0]!, person, locale);
         return listFor(person, locale);
       }
+      case 'priority': {
+        const r = await dispatcher.act(
+          personActor(person),
+          { number: parsed.number },
+          { type: 'ChangePriority', priority: parsed.priority, reason: parsed.reason },
+          { platform: ctx.platform },
+        );
+        if (!r.ok) return refusal(r, r.incident, locale, person, parsed.number);
+        return text(
+          t(locale, 'reply.done.priority', {
+            number: r.incident.number,
+            priority: t(locale, `priority.${r.incident.priority}` as MessageKey),
+          }),
+        );
+      }
       case 'report': {
         const r = await dispatcher.report(person, { title: parsed.title, description: parsed.description }, { platform: ctx.platform, channel: ctx.channel });
         if (!r.ok) return refusal(r, null, locale, person);

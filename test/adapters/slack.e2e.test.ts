@@ -353,3 +353,34 @@ describe('Slack: mentions and direct messages (Events API)', () => {
     expect(reply.args.text).toContain('Open in your queues (L1 engineers)');
   });
 });
+
+describe('Slack: the desk corrects a priority', () => {
+  let h: SlackBotHarness;
+  beforeAll(async () => {
+    h = await startSlackBot(testPolicy());
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('changes it with a reason, updates the card, tells the reporter; others are refused', async () => {
+    const { fake, slack } = h;
+    const r = await slack.command('U0REP', 'Intranet slow', { channel: 'C0GENERAL' });
+    await fake.waitFor((f) => f.responses.some((x) => x.id === r.responseId));
+    const number = /INC-\d+/.exec(fake.responses.find((x) => x.id === r.responseId)!.body.text)![0];
+    await fake.waitFor(() => h.messagesIn('C0DESK').length === 1);
+
+    const outsider = await slack.command('U0REP', `priority ${number} P1 it is really bad`, { channel: 'C0GENERAL' });
+    const desk = await slack.command('U0DESK', `priority ${number} P2 the whole sales floor is affected`, { channel: 'C0DESK' });
+    await fake.waitFor((f) => [outsider, desk].every((c) => f.responses.some((x) => x.id === c.responseId)));
+    expect(fake.responses.find((x) => x.id === outsider.responseId)!.body.text).toContain('Only the service desk or an incident manager');
+    expect(fake.responses.find((x) => x.id === desk.responseId)!.body.text).toContain(`${number} is now P2 High`);
+
+    const card = h.messagesIn('C0DESK')[0]!;
+    await fake.waitFor(() => h.textOf(fake.messages.get(`C0DESK:${card.ts}`)).includes('Priority changed P3 Medium → P2 High'));
+    await fake.waitFor(() => h.messagesIn('U0REP').some((m) => (m.text ?? '').includes('priority changed from P3 Medium to P2 High')));
+    const incident = (await h.bot.store.getByNumber(number))!;
+    expect(incident.priority).toBe('P2');
+    expect(incident.priorityChanged).toBe(true);
+  });
+});

@@ -236,3 +236,14 @@ describe('parseLocalDateTime (Asia/Shanghai)', () => {
     },
   );
 });
+
+describe('parseCommand: priority corrections', () => {
+  it.each([
+    ['priority INC-12 p2 misclassified, whole floor is affected', { kind: 'priority', number: 'INC-12', priority: 'P2', reason: 'misclassified, whole floor is affected' }],
+    ['优先级 12 P1 全部门受影响', { kind: 'priority', number: 'INC-12', priority: 'P1', reason: '全部门受影响' }],
+    ['priority INC-12 urgent', { kind: 'error', key: 'command.priority_usage', text: 'INC-12 urgent' }],
+    ['priority matrix is wrong in the report', { kind: 'report', title: 'priority matrix is wrong in the report', description: '' }],
+  ])('%s', (text, expected) => {
+    expect(parseCommand(text)).toEqual(expected);
+  });
+});

@@ -1,3 +1,4 @@
+import { PRIORITIES, type Priority } from '../incident/model';
 import { truncate } from '../messages/format';
 import { LIMITS } from '../incident/decide';
 
@@ -8,9 +9,12 @@ export type ParsedCommand =
   | { kind: 'list' }
   | { kind: 'status'; number: string | null }
   | { kind: 'report'; title: string; description: string }
-  | { kind: 'error'; key: 'command.status_needs_number'; text: string };
+  | { kind: 'priority'; number: string; priority: Priority; reason: string }
+  | { kind: 'error'; key: 'command.status_needs_number' | 'command.priority_usage'; text: string };
 
-const ALIASES: Record<string, 'help' | 'list' | 'status' | 'report'> = {
+const ALIASES: Record<string, 'help' | 'list' | 'status' | 'report' | 'priority'> = {
+  priority: 'priority',
+  优先级: 'priority',
   help: 'help',
   '?': 'help',
   帮助: 'help',
@@ -67,6 +71,15 @@ export function parseCommand(raw: string): ParsedCommand {
     }
     case 'report':
       return tail ? { kind: 'report', ...titleAndDescription(tail) } : { kind: 'form', title: '' };
+    case 'priority': {
+      // priority INC-12 P2 <reason>: the desk correcting a classification (DOMAIN.md §2).
+      const [ref = '', level = '', ...why] = rest;
+      const number = parseIncidentNumber(ref);
+      const priority = level.toUpperCase() as Priority;
+      if (number && PRIORITIES.includes(priority)) return { kind: 'priority', number, priority, reason: why.join(' ') };
+      if (number || LOOKS_LIKE_NUMBER.test(ref)) return { kind: 'error', key: 'command.priority_usage', text: tail };
+      break;
+    }
   }
   return { kind: 'report', ...titleAndDescription(text) };
 }
