@@ -21,13 +21,13 @@ import { PGlite } from '@electric-sql/pglite';
 import { createPostgresStore, pgliteStore } from '../src/db/index';
 import type { Incident } from '../src/flows/incident/model';
 import { createTestDatabase } from '../test/support/pg';
-import { testPolicy } from '../test/support/policy';
+import { personRef, testPolicy } from '../test/support/policy';
 import { startBenchBot, type BenchBot } from './lib/bot';
 import { benchFlows, type FlowResult } from './lib/flows';
 import { machineInfo, pgliteVersion, type MachineInfo } from './lib/machine';
 import { benchOutbox, type OutboxResult } from './lib/outbox';
 import { clickRequest, commandRequest, runLevel, type LevelResult, type Prepared } from './lib/slack-http';
-import { machineBusyPct, mb, round, startGlobalRssSampler, type LatencySummary } from './lib/stats';
+import { heapAfterGcMb, machineBusyPct, mb, round, startGlobalRssSampler, type LatencySummary } from './lib/stats';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
@@ -65,7 +65,7 @@ async function countIncidents(h: BenchBot, statuses?: Incident['status'][]): Pro
 
 interface SlackSection {
   /** The process right after the bot started (before any request): the floor under every RSS figure. */
-  idle: { rssMb: number; heapUsedMb: number };
+  idle: { rssMb: number; heapUsedMb: number; heapAfterGcMb: number | null };
   warmup: { commands: LevelResult; clicks: LevelResult };
   commands: LevelResult[];
   clicks: LevelResult[];
@@ -78,7 +78,7 @@ async function slackSection(): Promise<{ slack: SlackSection; machine: MachineIn
   try {
     const machine = await machineInfo(h.db.url);
     const idleMem = process.memoryUsage();
-    const idle = { rssMb: mb(idleMem.rss), heapUsedMb: mb(idleMem.heapUsed) };
+    const idle = { rssMb: mb(idleMem.rss), heapUsedMb: mb(idleMem.heapUsed), heapAfterGcMb: heapAfterGcMb() };
     const level = async (kind: LevelResult['kind'], label: string, concurrency: number, requests: Prepared[]) => {
       log(`  ${label}: ${requests.length} requests, ${concurrency} concurrent…`);
       const before = kind === 'slash_command' ? await countIncidents(h) : await countIncidents(h, ['in_progress']);
@@ -101,7 +101,6 @@ async function slackSection(): Promise<{ slack: SlackSection; machine: MachineIn
     let fresh = await h.store.list({ statuses: ['new'], tiers: ['desk'], limit: 1_000_000 });
     if (fresh.length < needed) {
       log(`  topping up the click pool: ${needed - fresh.length} incidents through the dispatcher`);
-      const { personRef } = await import('../test/support/policy');
       for (let i = fresh.length; i < needed; i++) {
         await h.bot.dispatcher.report(personRef('reporter.a'), { title: `Click pool ${i}` }, { platform: 'slack', channel: 'C0GENERAL' });
       }
@@ -129,18 +128,24 @@ async function flowSection(machine: MachineInfo): Promise<FlowResult[]> {
   const db = await createTestDatabase();
   const pg = await createPostgresStore(db.url);
   try {
-    out.push(await benchFlows('postgres', pg, policy, sampler, { incidents: CONFIG.flowIncidents, warmup: CONFIG.flowWarmupIncidents }));
+    const postgresDatabase = new URL(db.url).pathname.slice(1);
+    out.push(await benchFlows('postgres', pg, policy, sampler, { incidents: CONFIG.flowIncidents, warmup: CONFIG.flowWarmupIncidents, postgresDatabase }));
   } finally {
     await pg.close();
     await db.drop();
   }
   log('Flow engine: PGlite (in memory)');
   // createPgliteStore(null) is PGlite.create() + pgliteStore(); opened here to ask its version too.
+  const rssBeforeOpen = process.memoryUsage().rss;
   const client = await PGlite.create();
   machine.pglite = await pgliteVersion(client);
   const lite = await pgliteStore(client);
+  const rssAfterOpen = process.memoryUsage().rss;
+  sampler.note(rssAfterOpen);
   try {
-    out.push(await benchFlows('pglite (memory)', lite, policy, sampler, { incidents: CONFIG.flowIncidents, warmup: CONFIG.flowWarmupIncidents }));
+    const r = await benchFlows('pglite (memory)', lite, policy, sampler, { incidents: CONFIG.flowIncidents, warmup: CONFIG.flowWarmupIncidents });
+    r.storeOpened = { rssBeforeMb: mb(rssBeforeOpen), rssAfterMb: mb(rssAfterOpen) };
+    out.push(r);
   } finally {
     await lite.close();
   }
@@ -180,7 +185,7 @@ function printTables(r: { slack: SlackSection; flows: FlowResult[]; outbox: Outb
   const levels = [...r.slack.commands, ...r.slack.clicks];
   table(
     'Slack ack over HTTP (client, bot and fake Slack in ONE process; RSS is the whole process)',
-    ['level', 'sent', 'non-200', 'acks/s', 'ack p50', 'p95', 'p99', 'max ms', 'reply p50', 'reply p99', 'done/s', 'peak RSS MB', 'proc CPU %', 'box busy %'],
+    ['level', 'sent', 'non-200', 'acks/s', 'ack p50', 'p95', 'p99', 'max ms', 'reply p50', 'reply p99', 'done/s', 'peak RSS MB', 'heap@GC MB', 'CPU proc %', 'pg %', 'other %'],
     levels.map((l) => [
       l.label,
       l.sent,
@@ -191,13 +196,15 @@ function printTables(r: { slack: SlackSection; flows: FlowResult[]; outbox: Outb
       l.reply.p99Ms,
       l.completedPerSec,
       l.resourcesUntilDone.rssPeakMb,
+      l.heapAfterGcMb,
       l.resourcesUntilDone.processCpuPctOfOneCore,
-      l.resourcesUntilDone.machineCpuBusyPct,
+      l.resourcesUntilDone.postgresCpuPctOfOneCore,
+      l.resourcesUntilDone.otherCpuPctOfOneCore,
     ]),
   );
   table(
     'Flow engine through the dispatcher, sequential (report → accept → resolve → confirm)',
-    ['store', 'commands', 'cmds/s', 'p50 ms', 'p95', 'p99', 'max', 'report p99', 'accept p99', 'resolve p99', 'confirm p99', 'failures', 'proc CPU %', 'box busy %'],
+    ['store', 'commands', 'cmds/s', 'p50 ms', 'p95', 'p99', 'max', 'report p99', 'accept p99', 'resolve p99', 'confirm p99', 'failures', 'CPU proc %', 'pg %', 'other %'],
     r.flows.map((f) => [
       f.store,
       f.commands,
@@ -212,16 +219,34 @@ function printTables(r: { slack: SlackSection; flows: FlowResult[]; outbox: Outb
       f.byCommand.confirm.p99Ms,
       f.failures,
       f.resources.processCpuPctOfOneCore,
-      f.resources.machineCpuBusyPct,
+      f.resources.postgresCpuPctOfOneCore,
+      f.resources.otherCpuPctOfOneCore,
     ]),
   );
   const o = r.outbox;
-  table('Outbox drain to the fake Slack Web API (PostgreSQL)', ['queued', 'delivered', 'retried', 'failed', 'seconds', 'effects/s', 'peak RSS MB', 'proc CPU %', 'box busy %'], [
-    [o.queued, o.delivered, o.retried, o.failed, o.durationS, o.effectsPerSec, o.resources.rssPeakMb, o.resources.processCpuPctOfOneCore, o.resources.machineCpuBusyPct],
+  table('Outbox drain to the fake Slack Web API (PostgreSQL)', ['queued', 'delivered', 'retried', 'failed', 'seconds', 'effects/s', 'peak RSS MB', 'CPU proc %', 'pg %', 'other %'], [
+    [
+      o.queued,
+      o.delivered,
+      o.retried,
+      o.failed,
+      o.durationS,
+      o.effectsPerSec,
+      o.resources.rssPeakMb,
+      o.resources.processCpuPctOfOneCore,
+      o.resources.postgresCpuPctOfOneCore,
+      o.resources.otherCpuPctOfOneCore,
+    ],
   ]);
   log('');
-  log(`RSS right after the bot started, before any request: ${r.slack.idle.rssMb} MB (heap used ${r.slack.idle.heapUsedMb} MB).`);
-  log(`Process peak RSS over the whole run: ${r.peakRssMb} MB. Total runtime: ${r.durationS} s.`);
+  log('CPU columns are % of ONE core over the phase: this process (client + bot + fake Slack), the PostgreSQL backends of');
+  log("the benchmark's database, and everything else on the box (other users' work, PostgreSQL's shared processes).");
+  log(`RSS right after the bot started, before any request: ${r.slack.idle.rssMb} MB (heap after GC ${r.slack.idle.heapAfterGcMb ?? 'n/a'} MB).`);
+  log('heap@GC: heap in use after a forced full GC once the level was done (bot + fake Slack state + client).');
+  const lite = r.flows.find((f) => f.storeOpened);
+  if (lite?.storeOpened) log(`Opening in-memory PGlite and migrating it took RSS from ${lite.storeOpened.rssBeforeMb} to ${lite.storeOpened.rssAfterMb} MB.`);
+  log(`Peak RSS during the Slack levels: ${Math.max(...levels.map((l) => l.resourcesUntilDone.rssPeakMb))} MB; process peak over the whole run (PGlite included): ${r.peakRssMb} MB.`);
+  log(`Total runtime: ${r.durationS} s.`);
 }
 
 /** Waits (up to `maxS`) until the whole machine is under 20 % busy over 2 s: other work on a 2-core box skews everything. */
@@ -240,8 +265,9 @@ async function main() {
   log(`Firebell benchmarks${QUICK ? ' (--quick: small counts, not for publishing)' : ''}`);
   const idleWait = WAIT_IDLE_S > 0 ? await waitForIdleMachine(WAIT_IDLE_S) : null;
   const { slack, machine } = await slackSection();
-  const flows = await flowSection(machine);
+  // The outbox runs before the flows because PGlite (last) leaves a large RSS behind it.
   const outbox = await outboxSection();
+  const flows = await flowSection(machine);
   const durationS = round((performance.now() - began) / 1000, 1);
   const peakRssMb = mb(sampler.peakBytes());
   sampler.stop();
@@ -255,6 +281,7 @@ async function main() {
     durationS,
     process: {
       peakRssMb,
+      slackPhasePeakRssMb: Math.max(...[...slack.commands, ...slack.clicks].map((l) => l.resourcesUntilDone.rssPeakMb)),
       note: 'RSS is sampled every 100 ms for the whole Node process, which holds the load-generating client, the bot and the fake Slack API (which keeps every call, message and reply in memory).',
     },
     targets: {

@@ -27,6 +27,8 @@ export interface FlowResult {
   all: LatencySummary;
   byCommand: Record<'report' | 'accept' | 'resolve' | 'confirm', LatencySummary>;
   resources: PhaseResources;
+  /** Set by the runner for PGlite: RSS just before opening the store and just after migrating it. */
+  storeOpened?: { rssBeforeMb: number; rssAfterMb: number };
 }
 
 export async function benchFlows(
@@ -34,7 +36,7 @@ export async function benchFlows(
   store: IncidentStore,
   policy: Policy,
   sampler: RssSampler,
-  o: { incidents: number; warmup: number },
+  o: { incidents: number; warmup: number; postgresDatabase?: string },
 ): Promise<FlowResult> {
   const dispatcher = createDispatcher({ store, clock: systemClock(), policy, platforms: ['slack'], newId: randomUUID, logger: silentLogger });
   const reporter = personRef('reporter.a');
@@ -62,7 +64,7 @@ export async function benchFlows(
 
   for (let i = 0; i < o.warmup; i++) await lifecycle(-i - 1, false);
   failures.length = 0;
-  const phase = watchPhase(sampler);
+  const phase = watchPhase(sampler, o.postgresDatabase ? { postgresDatabase: o.postgresDatabase } : {});
   const t0 = performance.now();
   for (let i = 0; i < o.incidents; i++) await lifecycle(i + 1, true);
   const durationMs = performance.now() - t0;

@@ -71,7 +71,7 @@ export async function benchOutbox(policy: Policy, sampler: RssSampler, o: { effe
       logger,
     });
     const callsBefore = fake.calls.length;
-    const phase = watchPhase(sampler);
+    const phase = watchPhase(sampler, { postgresDatabase: new URL(db.url).pathname.slice(1) });
     const t0 = performance.now();
     const total = { delivered: 0, retried: 0, failed: 0 };
     let calls = 0;

@@ -13,7 +13,7 @@ import type { Incident } from '../../src/flows/incident/model';
 import type { FakeSlack } from '../../test/fakes/slack-api';
 import { signSlack } from '../../test/support/slack';
 import { SIGNING_SECRET, type BenchBot } from './bot';
-import { round, sleep, summarize, watchPhase, type LatencySummary, type PhaseResources, type RssSampler } from './stats';
+import { heapAfterGcMb, round, sleep, summarize, watchPhase, type LatencySummary, type PhaseResources, type RssSampler } from './stats';
 
 export interface Prepared {
   body: string;
@@ -176,6 +176,10 @@ export interface LevelResult {
   completedPerSec: number | null;
   /** What the requests did to the database, checked afterwards. */
   outcome: Record<string, number>;
+  /** Heap in use after a forced full GC once the level's work was done (the RSS figures keep V8's high-water mark). */
+  heapAfterGcMb: number | null;
+  /** What the fake Slack holds at that point (its messages and their versions are part of the process memory). */
+  fakeSlackState: { messages: number; messageVersions: number; dms: number };
   /** Whole process (client + server + fake Slack) during the send window. */
   resources: PhaseResources;
   /** The same, from the first request until all work was done. */
@@ -188,8 +192,9 @@ export async function runLevel(
   o: { kind: LevelResult['kind']; label: string; concurrency: number; requests: Prepared[]; maxMs: number; drainTimeoutMs: number },
 ): Promise<LevelResult> {
   const fromIndex = h.fake.responses.length;
-  const whole = watchPhase(sampler);
-  const send = watchPhase(sampler);
+  const watch = { postgresDatabase: new URL(h.db.url).pathname.slice(1) };
+  const whole = watchPhase(sampler, watch);
+  const send = watchPhase(sampler, watch);
   const pool = await runPool(h.endpoint, o.requests, o.concurrency, o.maxMs);
   const resources = send.stop();
 
@@ -202,6 +207,15 @@ export async function runLevel(
   const expected = new Set(okIdx.map((i) => o.requests[i]!.responseId));
   const work = await waitForWork(h, expected, fromIndex, o.drainTimeoutMs);
   const resourcesUntilDone = whole.stop();
+  // The fake's call and reply logs are test-harness memory, not Firebell's: drop them between
+  // levels (its messages, channels and DMs stay, since later card updates need them).
+  h.fake.calls.length = 0;
+  h.fake.responses.length = 0;
+  h.fake.ephemerals.length = 0;
+  let versions = 0;
+  for (const m of h.fake.messages.values()) versions += m.history.length;
+  const fakeSlackState = { messages: h.fake.messages.size, messageVersions: versions, dms: h.fake.dms.size };
+  const heapAfterGc = heapAfterGcMb();
 
   const replyMs: number[] = [];
   for (const i of okIdx) {
@@ -234,6 +248,8 @@ export async function runLevel(
     allWorkDoneS,
     completedPerSec: allWorkDoneS ? round(okIdx.length / allWorkDoneS, 1) : null,
     outcome,
+    heapAfterGcMb: heapAfterGc,
+    fakeSlackState,
     resources,
     resourcesUntilDone,
   };

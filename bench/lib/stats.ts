@@ -2,9 +2,11 @@
  * Small measurement helpers for the benchmark runner: latency summaries, an RSS sampler and an
  * event-loop delay monitor. Nothing here asserts anything; it only records.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 export interface LatencySummary {
   count: number;
@@ -58,6 +60,10 @@ export function startGlobalRssSampler(intervalMs = 100) {
   timer.unref();
   return {
     peakBytes: () => peak,
+    /** Counts an RSS reading taken elsewhere (the timer cannot run while the loop is kept busy). */
+    note(rss: number) {
+      if (rss > peak) peak = rss;
+    },
     subscribe(l: (rss: number) => void) {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -74,9 +80,15 @@ export interface PhaseResources {
   /** Highest RSS seen by the 100 ms sampler during the phase. */
   rssPeakMb: number;
   heapUsedEndMb: number;
-  /** Event-loop delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution) during the phase. */
-  eventLoopDelayP99Ms: number;
-  eventLoopDelayMaxMs: number;
+  /**
+   * Event-loop delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution) during the phase. Null when
+   * the loop never reached its timers phase (work chained only through microtasks, as with PGlite):
+   * then the 100 ms RSS sampler did not run either, and the peak is the larger of start and end.
+   */
+  eventLoopDelayP99Ms: number | null;
+  eventLoopDelayMaxMs: number | null;
+  /** How many times the 100 ms RSS sampler ran during the phase. */
+  rssSamples: number;
   loadAvg1mStart: number;
   loadAvg1mEnd: number;
   /** CPU time of this process (user + system, all threads) during the phase, in seconds. */
@@ -85,7 +97,36 @@ export interface PhaseResources {
   processCpuPctOfOneCore: number;
   /** Whole machine (all processes, PostgreSQL and anything else running) from /proc/stat: 100 = every core busy. Null off Linux. */
   machineCpuBusyPct: number | null;
+  /** CPU of the PostgreSQL backends serving the benchmark's database (from /proc): 100 = one core. Null when not on PostgreSQL or off Linux. */
+  postgresCpuPctOfOneCore: number | null;
+  /** Everything else on the box (other users, PostgreSQL's shared processes): machine − this process − our backends, in one-core %. */
+  otherCpuPctOfOneCore: number | null;
   wallS: number;
+}
+
+const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64
+
+/** CPU ticks (utime + stime) of each PostgreSQL backend whose process title names `database`. */
+function postgresBackendTicks(database: string): Map<number, number> {
+  const out = new Map<number, number>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.startsWith('postgres:') || !cmd.includes(` ${database} `)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+      out.set(Number(pid), Number(fields[11]) + Number(fields[12])); // utime (14) + stime (15)
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** Busy and total jiffies summed over all CPUs (first line of /proc/stat), or null off Linux. */
@@ -111,10 +152,12 @@ export async function machineBusyPct(ms = 1000): Promise<number | null> {
 }
 
 /** Watches one phase: RSS peak (from the shared 100 ms sampler), event-loop delay, load average. */
-export function watchPhase(sampler: RssSampler) {
+export function watchPhase(sampler: RssSampler, o: { postgresDatabase?: string } = {}) {
   const start = process.memoryUsage();
   let peak = start.rss;
+  let samples = 0;
   const unsubscribe = sampler.subscribe((rss) => {
+    samples++;
     if (rss > peak) peak = rss;
   });
   const eld = monitorEventLoopDelay({ resolution: 10 });
@@ -122,6 +165,7 @@ export function watchPhase(sampler: RssSampler) {
   const load0 = loadavg()[0]!;
   const cpu0 = process.cpuUsage();
   const stat0 = procStat();
+  const pg0 = o.postgresDatabase ? postgresBackendTicks(o.postgresDatabase) : null;
   const t0 = performance.now();
   return {
     stop(): PhaseResources {
@@ -129,26 +173,58 @@ export function watchPhase(sampler: RssSampler) {
       unsubscribe();
       const end = process.memoryUsage();
       if (end.rss > peak) peak = end.rss;
+      sampler.note(end.rss);
       const cpu = process.cpuUsage(cpu0);
       const stat1 = procStat();
       const wallS = (performance.now() - t0) / 1000;
       const processCpuS = (cpu.user + cpu.system) / 1e6;
+      let postgresCpuPct: number | null = null;
+      if (pg0 && o.postgresDatabase) {
+        let ticks = 0;
+        for (const [pid, t] of postgresBackendTicks(o.postgresDatabase)) ticks += t - (pg0.get(pid) ?? 0);
+        postgresCpuPct = round((100 * ticks) / CLK_TCK / wallS, 1);
+      }
+      const machinePct = stat0 && stat1 && stat1.total > stat0.total ? (100 * (stat1.busy - stat0.busy)) / (stat1.total - stat0.total) : null;
+      const processPct = (100 * processCpuS) / wallS;
       return {
         rssStartMb: mb(start.rss),
         rssEndMb: mb(end.rss),
         rssPeakMb: mb(peak),
         heapUsedEndMb: mb(end.heapUsed),
-        eventLoopDelayP99Ms: round(eld.percentile(99) / 1e6),
-        eventLoopDelayMaxMs: round(eld.max / 1e6),
+        eventLoopDelayP99Ms: eld.count > 0 ? round(eld.percentile(99) / 1e6) : null,
+        eventLoopDelayMaxMs: eld.count > 0 ? round(eld.max / 1e6) : null,
+        rssSamples: samples,
         loadAvg1mStart: round(load0),
         loadAvg1mEnd: round(loadavg()[0]!),
         processCpuS: round(processCpuS, 2),
-        processCpuPctOfOneCore: round((100 * processCpuS) / wallS, 1),
-        machineCpuBusyPct: stat0 && stat1 && stat1.total > stat0.total ? round((100 * (stat1.busy - stat0.busy)) / (stat1.total - stat0.total), 1) : null,
+        processCpuPctOfOneCore: round(processPct, 1),
+        machineCpuBusyPct: machinePct === null ? null : round(machinePct, 1),
+        postgresCpuPctOfOneCore: postgresCpuPct,
+        otherCpuPctOfOneCore: machinePct === null ? null : round(Math.max(0, machinePct * cpus().length - processPct - (postgresCpuPct ?? 0)), 1),
         wallS: round(wallS, 3),
       };
     },
   };
+}
+
+let gcFn: (() => void) | null | undefined;
+
+/**
+ * Heap still in use after a full garbage collection, in MB: what the process really retains, unlike
+ * RSS (which keeps the V8 heap's high-water mark). Uses V8's gc() exposed at run time.
+ */
+export function heapAfterGcMb(): number | null {
+  if (gcFn === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      gcFn = runInNewContext('gc') as () => void;
+    } catch {
+      gcFn = null;
+    }
+  }
+  if (!gcFn) return null;
+  gcFn();
+  return mb(process.memoryUsage().heapUsed);
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
