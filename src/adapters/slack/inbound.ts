@@ -107,7 +107,15 @@ export function createSlackApp(opts: SlackAppOptions) {
   // Retried or duplicated deliveries are processed once: Slack retries events (X-Slack-Retry-Num)
   // and a double-submitted interaction carries the same trigger id.
   app.use(async (args) => {
-    const body = args.body as { event_id?: string; trigger_id?: string; type?: string; view?: { id?: string; hash?: string } };
+    const body = args.body as { event_id?: string; trigger_id?: string; type?: string; command?: string; view?: { id?: string; hash?: string } };
+    // Commands and clicks are acknowledged before any database work (Slack's 3 s, and a loaded
+    // pool must not delay the ack); the listeners then skip their own ack. View submissions are
+    // not: their ack may carry field errors.
+    const ack = (args as { ack?: () => Promise<void> }).ack;
+    if (ack && (body.command !== undefined || body.type === 'block_actions')) {
+      await ack();
+      args.context.firebellAcked = true;
+    }
     const key = body.event_id
       ? `slack:event:${body.event_id}`
       : body.type === 'view_submission' && body.view?.id
@@ -124,8 +132,7 @@ export function createSlackApp(opts: SlackAppOptions) {
       }
       if (!first) {
         logger.info('slack duplicate delivery skipped', { key });
-        const ack = (args as { ack?: () => Promise<void> }).ack;
-        if (ack) await ack();
+        if (ack && !args.context.firebellAcked) await ack();
         return;
       }
     }
@@ -173,8 +180,8 @@ export function createSlackApp(opts: SlackAppOptions) {
     await app.client.chat.postMessage({ channel: user, text });
   }
 
-  app.command(/.*/, async ({ command, ack, respond }: SlackCommandMiddlewareArgs) => {
-    await ack();
+  app.command(/.*/, async ({ command, ack, respond, context }: SlackCommandMiddlewareArgs & { context: Record<string, unknown> }) => {
+    if (!context.firebellAcked) await ack();
     const person = identify(policy, 'slack', command.user_id, command.user_name);
     try {
       const reply = await interactions.command(person, command.text ?? '', {
@@ -191,8 +198,8 @@ export function createSlackApp(opts: SlackAppOptions) {
     }
   });
 
-  app.action(/^(incident|request|war_room)\./, async ({ ack, body, action, respond }) => {
-    await ack();
+  app.action(/^(incident|request|war_room)\./, async ({ ack, body, action, respond, context }) => {
+    if (!context.firebellAcked) await ack();
     const b = body as BlockAction;
     const a = action as ButtonAction;
     const person = identify(policy, 'slack', b.user.id, b.user.name ?? b.user.username);
