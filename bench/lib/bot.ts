@@ -1,18 +1,11 @@
 /**
- * Firebell wired exactly as test/support/slack-bot.ts `startSlackBot` does (real createFirebell,
- * Bolt's HTTP receiver on an ephemeral port, fresh PostgreSQL database, fake Slack Web API), with
- * one difference: logs are produced at `info` (the production default) and counted, not kept in
+ * Firebell started by test/support/slack-bot.ts `startSlackBot` (real createFirebell, Bolt's HTTP
+ * receiver on an ephemeral port, fresh PostgreSQL database, fake Slack Web API), with one difference: logs are produced at `info` (the production default) and counted, not kept in
  * an array at `debug`, so that the test harness's log buffer does not inflate RSS and CPU.
  */
-import { createFirebell, type Firebell } from '../../src/app';
-import { loadEnv } from '../../src/config/env';
-import { createPostgresStore } from '../../src/db/index';
-import type { IncidentStore } from '../../src/flows/ports';
 import type { Policy } from '../../src/flows/policy/policy';
 import { createLogger } from '../../src/logger';
-import { createFakeSlack, type FakeSlack } from '../../test/fakes/slack-api';
-import { createTestDatabase, type TestDatabase } from '../../test/support/pg';
-import { BOT_TOKEN, SIGNING_SECRET } from '../../test/support/slack-bot';
+import { BOT_TOKEN, SIGNING_SECRET, startSlackBot, type SlackBotHarness } from '../../test/support/slack-bot';
 
 export { BOT_TOKEN, SIGNING_SECRET };
 
@@ -41,49 +34,11 @@ export function countingLogger(level: 'info' | 'warn' = 'info') {
   return { logger, counts };
 }
 
-export interface BenchBot {
-  fake: FakeSlack;
-  bot: Firebell;
-  store: IncidentStore;
-  db: TestDatabase;
-  endpoint: string;
-  logs: LogCounts;
-  close(): Promise<void>;
-}
+export type BenchBot = Omit<SlackBotHarness, 'logs'> & { logs: LogCounts };
 
+/** The test harness's bot (real createFirebell over HTTP, fresh PostgreSQL, fake Slack) with a counting logger. */
 export async function startBenchBot(policy: Policy): Promise<BenchBot> {
-  const fake = await createFakeSlack();
-  const db = await createTestDatabase();
-  const store = await createPostgresStore(db.url);
   const { logger, counts } = countingLogger('info');
-  const env = loadEnv({
-    PORT: '0',
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: fake.url,
-    DATABASE_URL: db.url,
-  });
-  const bot = await createFirebell({
-    env,
-    policy,
-    logger,
-    store,
-    slackIdentity: { botId: fake.botId, botUserId: fake.botUserId },
-    outboxIntervalMs: 50,
-  });
-  const { port } = await bot.start();
-  return {
-    fake,
-    bot,
-    store,
-    db,
-    endpoint: `http://127.0.0.1:${port}/slack/events`,
-    logs: counts,
-    async close() {
-      await bot.stop();
-      await store.close();
-      await fake.close();
-      await db.drop();
-    },
-  };
+  const h = await startSlackBot(policy, { logger });
+  return { ...h, logs: counts };
 }

@@ -1,6 +1,8 @@
 import { loadEnv } from '../../src/config/env';
 import { createFirebell, type Firebell } from '../../src/app';
 import { createPostgresStore } from '../../src/db/index';
+import type { IncidentStore } from '../../src/flows/ports';
+import type { Logger } from '../../src/flows/ports';
 import type { Policy } from '../../src/flows/policy/policy';
 import { createLogger } from '../../src/logger';
 import { createFakeSlack, type FakeMessage, type FakeSlack } from '../fakes/slack-api';
@@ -13,6 +15,7 @@ export const BOT_TOKEN = 'xoxb-test-token-abcdefghijklmnop';
 export interface SlackBotHarness {
   fake: FakeSlack;
   bot: Firebell;
+  store: IncidentStore;
   slack: SlackClient;
   db: TestDatabase;
   logs: string[];
@@ -46,7 +49,7 @@ function collectText(node: unknown, out: string[]) {
  * The whole bot over HTTP, against a fresh PostgreSQL database and a fake Slack API: the way the
  * product runs in production, with only Slack itself replaced.
  */
-export async function startSlackBot(policy: Policy): Promise<SlackBotHarness> {
+export async function startSlackBot(policy: Policy, opts: { logger?: Logger } = {}): Promise<SlackBotHarness> {
   const fake = await createFakeSlack();
   const db = await createTestDatabase();
   const store = await createPostgresStore(db.url);
@@ -58,7 +61,8 @@ export async function startSlackBot(policy: Policy): Promise<SlackBotHarness> {
     SLACK_API_URL: fake.url,
     DATABASE_URL: db.url,
   });
-  const logger = createLogger({ level: 'debug', secrets: [BOT_TOKEN, SIGNING_SECRET], write: (l) => logs.push(l) });
+  // Tests keep every line (at debug) to assert on them; the benchmark passes a counting logger.
+  const logger = opts.logger ?? createLogger({ level: 'debug', secrets: [BOT_TOKEN, SIGNING_SECRET], write: (l) => logs.push(l) });
   const bot = await createFirebell({
     env,
     policy,
@@ -87,6 +91,7 @@ export async function startSlackBot(policy: Policy): Promise<SlackBotHarness> {
   return {
     fake,
     bot,
+    store,
     slack,
     db,
     logs,
