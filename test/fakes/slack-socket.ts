@@ -37,6 +37,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { FakeSlack } from './slack-api';
+import { createSlackPayloads } from '../support/slack';
 
 /** Envelope types Slack sends over Socket Mode (besides the `hello` / `disconnect` control frames). */
 export type SocketEnvelopeType = 'slash_commands' | 'interactive' | 'events_api';
@@ -153,25 +154,6 @@ const uniq = (): number => ++seq;
 
 /** `<digits>.<digits>.<hex>` like Slack's trigger ids. */
 const newTriggerId = (): string => `${Date.now()}.${String(uniq()).padStart(9, '0')}.${randomBytes(10).toString('hex')}`;
-
-/** `<seconds>.<micros>` like Slack's action_ts. */
-const nowTs = (): string => {
-  const ms = Date.now();
-  return `${Math.floor(ms / 1000)}.${String((ms % 1000) * 1000 + (uniq() % 1000)).padStart(6, '0')}`;
-};
-
-function findElement(blocks: any[] | undefined, actionId: string): { block: any; index: number; element: any } | undefined {
-  if (!Array.isArray(blocks)) return undefined;
-  for (let index = 0; index < blocks.length; index++) {
-    const block = blocks[index];
-    const candidates: any[] = [];
-    if (Array.isArray(block?.elements)) candidates.push(...block.elements);
-    if (block?.accessory) candidates.push(block.accessory);
-    const element = candidates.find((e) => e?.action_id === actionId);
-    if (element) return { block, index, element };
-  }
-  return undefined;
-}
 
 /**
  * Starts the Socket Mode front for `fake` on 127.0.0.1 (random port).
@@ -294,11 +276,7 @@ export async function attachSocketMode(fake: FakeSlack, opts: { appToken?: strin
     });
   }
 
-  const userName = (user: string, override?: string): string => override ?? fake.users.get(user)?.name ?? user.toLowerCase();
-  const channelName = (channel: string): string =>
-    channel.startsWith('D') ? 'directmessage' : (fake.channels.get(channel)?.name ?? (channel === 'C0GENERAL' ? 'general' : channel.toLowerCase()));
-  const team = { id: fake.teamId, domain: fake.teamDomain };
-  const verificationToken = 'fake-verification-token';
+  const payloads = createSlackPayloads(fake);
 
   const sm: SocketModeFake = {
     url: '',
@@ -336,21 +314,7 @@ export async function attachSocketMode(fake: FakeSlack, opts: { appToken?: strin
       fake.issueTrigger(triggerId);
       const responseId = `sm-cmd-${uniq()}`;
       // Slash command fields as Slack sends them (all strings), now as JSON.
-      const payload = {
-        token: verificationToken,
-        team_id: fake.teamId,
-        team_domain: fake.teamDomain,
-        channel_id: channel,
-        channel_name: channelName(channel),
-        user_id: user,
-        user_name: userName(user, o.userName),
-        command: o.command ?? '/incident',
-        text,
-        api_app_id: fake.appId,
-        is_enterprise_install: 'false',
-        response_url: `${fake.origin}/response/${responseId}`,
-        trigger_id: triggerId,
-      };
+      const payload = payloads.slashCommand(user, text, { ...o, channel, triggerId, responseId });
       const envelope = sm.send({ type: 'slash_commands', payload, ...(o.envelopeId ? { envelope_id: o.envelopeId } : {}) });
       return { envelope, triggerId, responseId };
     },
@@ -358,50 +322,13 @@ export async function attachSocketMode(fake: FakeSlack, opts: { appToken?: strin
       const triggerId = o.triggerId ?? newTriggerId();
       fake.issueTrigger(triggerId);
       const responseId = `sm-act-${uniq()}`;
-      const message = fake.messagePayload(o.channel, o.messageTs);
-      const found = findElement(message?.blocks, o.actionId);
-      const payload = {
-        type: 'block_actions',
-        user: { id: user, username: userName(user), name: userName(user), team_id: fake.teamId },
-        api_app_id: fake.appId,
-        token: verificationToken,
-        container: { type: 'message', message_ts: o.messageTs, channel_id: o.channel, is_ephemeral: false },
-        trigger_id: triggerId,
-        team,
-        enterprise: null,
-        is_enterprise_install: false,
-        channel: { id: o.channel, name: channelName(o.channel) },
-        ...(message ? { message } : {}),
-        state: { values: {} },
-        response_url: `${fake.origin}/response/${responseId}`,
-        actions: [
-          {
-            type: 'button',
-            action_id: o.actionId,
-            block_id: found?.block?.block_id ?? (found ? `fb${found.index}` : 'fb0'),
-            text: found?.element?.text ?? { type: 'plain_text', text: o.actionId, emoji: true },
-            value: o.value,
-            action_ts: nowTs(),
-          },
-        ],
-      };
+      const payload = payloads.blockActions(user, { ...o, triggerId, responseId });
       const envelope = sm.send({ type: 'interactive', payload, ...(o.envelopeId ? { envelope_id: o.envelopeId } : {}) });
       return { envelope, triggerId, responseId };
     },
     event(event, o = {}) {
       const eventId = o.eventId ?? `Ev${String(uniq()).padStart(9, '0')}`;
-      const payload = {
-        token: verificationToken,
-        team_id: fake.teamId,
-        context_team_id: fake.teamId,
-        api_app_id: fake.appId,
-        event: { ...event, event_ts: event.event_ts ?? event.ts ?? nowTs() },
-        type: 'event_callback',
-        event_id: eventId,
-        event_time: Math.floor(Date.now() / 1000),
-        authorizations: [{ enterprise_id: null, team_id: fake.teamId, user_id: fake.botUserId, is_bot: true, is_enterprise_install: false }],
-        is_ext_shared_channel: false,
-      };
+      const payload = payloads.eventCallback(event, eventId);
       const envelope = sm.send({
         type: 'events_api',
         payload,

@@ -125,6 +125,106 @@ function findElement(blocks: any[] | undefined, actionId: string): { block: any;
 }
 
 /**
+ * Slack's inbound payloads, exactly as Slack shapes them, for any transport (HTTP here, Socket
+ * Mode envelopes in test/fakes/slack-socket.ts).
+ */
+export function createSlackPayloads(fake: FakeSlack, teamId: string = fake.teamId) {
+  const team = { id: teamId, domain: fake.teamDomain };
+  const verificationToken = 'fake-verification-token'; // the legacy `token` field Slack still sends
+  const userName = (user: string, override?: string): string => override ?? fake.users.get(user)?.name ?? user.toLowerCase();
+  const channelName = (channel: string): string => {
+    if (channel.startsWith('D')) return 'directmessage';
+    return fake.channels.get(channel)?.name ?? (channel === 'C0GENERAL' ? 'general' : channel.toLowerCase());
+  };
+  return {
+    team,
+    verificationToken,
+    userName,
+    channelName,
+    /** Slash command form fields, in Slack's order and names (SlashCommand in bolt/dist/types/command). */
+    slashCommand(user: string, text: string, o: { channel: string; triggerId: string; responseId: string; userName?: string; command?: string }): Record<string, string> {
+      return {
+        token: verificationToken,
+        team_id: teamId,
+        team_domain: fake.teamDomain,
+        channel_id: o.channel,
+        channel_name: channelName(o.channel),
+        user_id: user,
+        user_name: userName(user, o.userName),
+        command: o.command ?? '/incident',
+        text,
+        api_app_id: fake.appId,
+        is_enterprise_install: 'false',
+        response_url: `${fake.origin}/response/${o.responseId}`,
+        trigger_id: o.triggerId,
+      };
+    },
+    /** A `block_actions` payload for a button press on a message the fake holds. */
+    blockActions(user: string, o: ClickOptions & { triggerId: string; responseId: string }) {
+      const triggerId = o.triggerId;
+      const responseId = o.responseId;
+      const message = o.ephemeral ? undefined : fake.messagePayload(o.channel, o.messageTs) ?? {
+        type: 'message',
+        text: '',
+        user: fake.botUserId,
+        bot_id: fake.botId,
+        app_id: fake.appId,
+        ts: o.messageTs,
+        team: teamId,
+        blocks: [],
+      };
+      const found = findElement(message?.blocks, o.actionId);
+      const blockId: string = o.blockId ?? found?.block?.block_id ?? (found ? `fb${found.index}` : 'fb0');
+      const payload = {
+        type: 'block_actions',
+        user: { id: user, username: userName(user), name: userName(user), team_id: teamId },
+        api_app_id: fake.appId,
+        token: verificationToken,
+        container: { type: 'message', message_ts: o.messageTs, channel_id: o.channel, is_ephemeral: !!o.ephemeral },
+        trigger_id: triggerId,
+        team,
+        enterprise: null,
+        is_enterprise_install: false,
+        channel: { id: o.channel, name: channelName(o.channel) },
+        ...(message ? { message } : {}),
+        state: { values: {} },
+        response_url: `${fake.origin}/response/${responseId}`,
+        actions: [
+          {
+            type: 'button',
+            action_id: o.actionId,
+            block_id: blockId,
+            text: found?.element?.text ?? { type: 'plain_text', text: o.actionId, emoji: true },
+            value: o.value,
+            ...(found?.element?.style ? { style: found.element.style } : {}),
+            action_ts: nowTs(),
+          },
+        ],
+      };
+      return payload;
+    },
+    /** An Events API `event_callback` envelope. */
+    eventCallback(event: Record<string, any>, eventId: string) {
+      const eventTs = event.event_ts ?? event.ts ?? nowTs();
+      return {
+        token: verificationToken,
+        team_id: teamId,
+        context_team_id: teamId,
+        context_enterprise_id: null,
+        api_app_id: fake.appId,
+        event: { ...event, event_ts: eventTs },
+        type: 'event_callback',
+        event_id: eventId,
+        event_time: Math.floor(Date.now() / 1000),
+        authorizations: [{ enterprise_id: null, team_id: teamId, user_id: fake.botUserId, is_bot: true, is_enterprise_install: false }],
+        is_ext_shared_channel: false,
+        event_context: `4-${Buffer.from(eventId).toString('base64url')}`,
+      };
+    },
+  };
+}
+
+/**
  * Build a client that sends signed Slack requests to a Bolt HTTP endpoint.
  * Content-Type is exactly `application/x-www-form-urlencoded` for forms (Bolt compares it with ===)
  * and `application/json` for Events API deliveries.
@@ -133,13 +233,8 @@ export function createSlackClient(opts: { endpoint: string; signingSecret: strin
   const { endpoint, signingSecret, fake } = opts;
   const teamId = opts.teamId ?? fake.teamId;
   const team = { id: teamId, domain: fake.teamDomain };
-  const verificationToken = 'fake-verification-token'; // the legacy `token` field Slack still sends
-
-  const userName = (user: string, override?: string): string => override ?? fake.users.get(user)?.name ?? user.toLowerCase();
-  const channelName = (channel: string): string => {
-    if (channel.startsWith('D')) return 'directmessage';
-    return fake.channels.get(channel)?.name ?? (channel === 'C0GENERAL' ? 'general' : channel.toLowerCase());
-  };
+  const payloads = createSlackPayloads(fake, teamId);
+  const { channelName, userName, verificationToken } = payloads;
   /**
    * The user is evidently in a channel they interact from. Record that only for channels whose
    * membership the fake does not really know (unseen or auto-registered ones); channels created via
@@ -179,22 +274,7 @@ export function createSlackClient(opts: { endpoint: string; signingSecret: strin
       const triggerId = issue(o.triggerId);
       const responseId = `cmd-${uniq()}`;
       noteMember(channel, user);
-      // Field order and names as Slack sends them (SlashCommand in bolt/dist/types/command).
-      const body = new URLSearchParams({
-        token: verificationToken,
-        team_id: teamId,
-        team_domain: fake.teamDomain,
-        channel_id: channel,
-        channel_name: channelName(channel),
-        user_id: user,
-        user_name: userName(user, o.userName),
-        command: o.command ?? '/incident',
-        text,
-        api_app_id: fake.appId,
-        is_enterprise_install: 'false',
-        response_url: `${fake.origin}/response/${responseId}`,
-        trigger_id: triggerId,
-      }).toString();
+      const body = new URLSearchParams(payloads.slashCommand(user, text, { ...o, channel, triggerId, responseId })).toString();
       const r = await post(body, 'application/x-www-form-urlencoded', { ts: o.ts, bad: o.badSignature });
       return { ...r, triggerId, responseId };
     },
@@ -203,44 +283,7 @@ export function createSlackClient(opts: { endpoint: string; signingSecret: strin
       const triggerId = issue(o.triggerId);
       const responseId = `act-${uniq()}`;
       noteMember(o.channel, user);
-      const message = o.ephemeral ? undefined : fake.messagePayload(o.channel, o.messageTs) ?? {
-        type: 'message',
-        text: '',
-        user: fake.botUserId,
-        bot_id: fake.botId,
-        app_id: fake.appId,
-        ts: o.messageTs,
-        team: teamId,
-        blocks: [],
-      };
-      const found = findElement(message?.blocks, o.actionId);
-      const blockId: string = o.blockId ?? found?.block?.block_id ?? (found ? `fb${found.index}` : 'fb0');
-      const payload = {
-        type: 'block_actions',
-        user: { id: user, username: userName(user), name: userName(user), team_id: teamId },
-        api_app_id: fake.appId,
-        token: verificationToken,
-        container: { type: 'message', message_ts: o.messageTs, channel_id: o.channel, is_ephemeral: !!o.ephemeral },
-        trigger_id: triggerId,
-        team,
-        enterprise: null,
-        is_enterprise_install: false,
-        channel: { id: o.channel, name: channelName(o.channel) },
-        ...(message ? { message } : {}),
-        state: { values: {} },
-        response_url: `${fake.origin}/response/${responseId}`,
-        actions: [
-          {
-            type: 'button',
-            action_id: o.actionId,
-            block_id: blockId,
-            text: found?.element?.text ?? { type: 'plain_text', text: o.actionId, emoji: true },
-            value: o.value,
-            ...(found?.element?.style ? { style: found.element.style } : {}),
-            action_ts: nowTs(),
-          },
-        ],
-      };
+      const payload = payloads.blockActions(user, { ...o, triggerId, responseId });
       const r = await postForm(payload, { ts: o.ts, bad: o.badSignature });
       return { ...r, triggerId, responseId };
     },
@@ -288,21 +331,7 @@ export function createSlackClient(opts: { endpoint: string; signingSecret: strin
 
     async event(event, o = {}) {
       const eventId = o.eventId ?? `Ev${String(uniq()).padStart(9, '0')}`;
-      const eventTs = event.event_ts ?? event.ts ?? nowTs();
-      const envelope = {
-        token: verificationToken,
-        team_id: teamId,
-        context_team_id: teamId,
-        context_enterprise_id: null,
-        api_app_id: fake.appId,
-        event: { ...event, event_ts: eventTs },
-        type: 'event_callback',
-        event_id: eventId,
-        event_time: Math.floor(Date.now() / 1000),
-        authorizations: [{ enterprise_id: null, team_id: teamId, user_id: fake.botUserId, is_bot: true, is_enterprise_install: false }],
-        is_ext_shared_channel: false,
-        event_context: `4-${Buffer.from(eventId).toString('base64url')}`,
-      };
+      const envelope = payloads.eventCallback(event, eventId);
       const extra: Record<string, string> = {};
       if (o.retryNum !== undefined) extra['X-Slack-Retry-Num'] = String(o.retryNum);
       if (o.retryReason !== undefined) extra['X-Slack-Retry-Reason'] = o.retryReason;
