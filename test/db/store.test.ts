@@ -23,7 +23,9 @@ import type { Effect } from '../../src/flows/effects';
 import type { TimelineEntry } from '../../src/flows/incident/events';
 import type { Incident, PersonRef } from '../../src/flows/incident/model';
 import type { IncidentStore, OutboxItem } from '../../src/flows/ports';
+import { createIncident } from '../../src/flows/incident/decide';
 import { createTestDatabase } from '../support/pg';
+import { testPolicy } from '../support/policy';
 
 const TABLES = 'incidents, timeline, outbox, inbound_dedupe, message_bindings';
 /** Migrations in the committed journal: what a fully migrated database has recorded. */
@@ -94,46 +96,23 @@ function person(id: string): PersonRef {
   return { id, name: id[0]!.toUpperCase() + id.slice(1), platform: 'slack', platformUserId: `U_${id.toUpperCase()}` };
 }
 
+/** A fresh incident as the flows build one (createIncident), with test-specific overrides. */
 function makeIncident(seq: number, over: Partial<Incident> = {}): Incident {
-  return {
-    id: randomUUID(),
-    number: `INC-${seq}`,
-    version: 1,
-    title: `Printer ${seq} is on fire`,
-    description: 'Smoke from tray 2 — 打印机冒烟',
-    category: 'fault',
-    impact: 'medium',
-    urgency: 'high',
-    priority: 'P2',
-    priorityChanged: false,
-    system: 'printing',
-    location: 'HQ 3F',
-    source: 'chat',
-    reporter: person('alice'),
-    origin: { platform: 'slack', channel: 'C_HELP' },
-    owner: null,
-    assignee: null,
-    tier: 'desk',
-    status: 'new',
-    approval: 'none',
-    reportedAt: at(),
-    respondedAt: null,
-    resolvedAt: null,
-    closedAt: null,
-    pendingSince: null,
-    waitUntil: null,
-    holdReason: null,
-    pendingMs: 0,
-    resolutionCode: null,
-    resolutionNote: null,
-    resolverTier: null,
-    rating: null,
-    feedback: null,
-    reopenCount: 0,
-    escalationCount: 0,
-    rejectReason: null,
-    ...over,
-  };
+  const built = createIncident(
+    {
+      title: `Printer ${seq} is on fire`,
+      description: 'Smoke from tray 2 — 打印机冒烟',
+      category: 'fault',
+      impact: 'medium',
+      urgency: 'high',
+      system: 'printing',
+      location: 'HQ 3F',
+      source: 'chat',
+    },
+    { id: randomUUID(), seq, now: at(), policy: testPolicy(), reporter: person('alice'), origin: { platform: 'slack', channel: 'C_HELP' } },
+  );
+  if (!built.ok) throw new Error(`sample incident refused: ${built.reason}`);
+  return { ...built.incident, ...over };
 }
 
 function reportedEntry(incident: Incident): TimelineEntry {
