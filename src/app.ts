@@ -8,13 +8,15 @@ import { createSlackApp, type SlackApp } from './adapters/slack/inbound';
 import { createSlackPort, createSlackWebClient } from './adapters/slack/port';
 import { createPgliteStore, createPostgresStore } from './db/index';
 import { createDispatcher } from './flows/dispatch';
-import type { Platform } from './flows/incident/model';
+import type { Incident, Platform } from './flows/incident/model';
 import { createInteractions } from './flows/interactions';
 import { createOutboxWorker } from './flows/outbox';
 import { systemClock, type ChatPort, type Clock, type IncidentStore, type Logger } from './flows/ports';
 import type { Policy } from './flows/policy/policy';
 import { createHttpServer } from './http/server';
+import { createBullmqScheduler } from './scheduler/bullmq';
 import { createInProcessScheduler } from './scheduler/in-process';
+import type { Scheduler, SchedulerHooks } from './scheduler/types';
 
 export interface FirebellOptions {
   env: Env;
@@ -37,7 +39,14 @@ export interface FirebellOptions {
   slackIdentity?: { botId: string; botUserId: string };
   /** Outbox poll interval (the outbox is also kicked after every commit). */
   outboxIntervalMs?: number;
+  /** How often the reconcile sweep re-creates lost timers (default 30 s). */
+  reconcileEveryMs?: number;
+  /** Prefix of the BullMQ keys in Redis (several deployments may share one Redis). */
+  redisPrefix?: string;
 }
+
+/** Dedupe keys are kept this long: longer than any platform's redelivery window (Feishu ~7 h). */
+const DEDUPE_TTL_MS = 24 * 3_600_000;
 
 /**
  * The composition root (ARCHITECTURE.md): config → db → ports → flows → adapters → http and
@@ -56,12 +65,35 @@ export async function createFirebell(opts: FirebellOptions) {
   if (env.SLACK_BOT_TOKEN) ports.slack = createSlackPort(createSlackWebClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), logger);
   const platforms = Object.keys(ports) as Platform[];
 
-  let kick: () => void = () => {};
-  const dispatcher = createDispatcher({ store, clock, policy, platforms, newId: randomUUID, logger, onCommitted: () => kick() });
+  // The dispatcher tells the scheduler of every commit; the scheduler calls back into the
+  // dispatcher. The late binding breaks that cycle without a module-level singleton.
+  let scheduler: Scheduler | null = null;
+  const onCommitted = (incident: Incident) => {
+    if (!scheduler) return;
+    scheduler.kickOutbox();
+    if (incident.nextTimerAt) void scheduler.schedule({ incidentId: incident.id, generation: incident.version, at: incident.nextTimerAt });
+  };
+  const dispatcher = createDispatcher({ store, clock, policy, platforms, newId: randomUUID, logger, onCommitted });
   const interactions = createInteractions(dispatcher);
   const worker = createOutboxWorker({ store, ports, policy, clock, logger });
-  const scheduler = createInProcessScheduler({ worker, dispatcher, store, clock, logger, outboxIntervalMs: opts.outboxIntervalMs });
-  kick = () => void scheduler.kick();
+  const hooks: SchedulerHooks = {
+    async fire(job) {
+      await dispatcher.fire(job);
+    },
+    owed: (before, limit, after) => store.owedTimers(before, limit, after),
+    async deliverOutbox() {
+      const r = await worker.runOnce();
+      return { nextRetryAt: r.nextRetryAt };
+    },
+    async housekeeping() {
+      await store.pruneInbound(new Date(clock.now().getTime() - DEDUPE_TTL_MS).toISOString());
+    },
+  };
+  const timing = { ...(opts.reconcileEveryMs ? { reconcileEveryMs: opts.reconcileEveryMs } : {}) };
+  const sched: Scheduler = env.REDIS_URL
+    ? await createBullmqScheduler({ redisUrl: env.REDIS_URL, prefix: opts.redisPrefix ?? 'firebell', hooks, clock, logger, ...timing })
+    : createInProcessScheduler({ hooks, clock, logger, ...(opts.outboxIntervalMs ? { outboxIntervalMs: opts.outboxIntervalMs } : {}), ...timing });
+  scheduler = sched;
 
   let slack: SlackApp | null = null;
   if (env.SLACK_BOT_TOKEN) {
@@ -85,13 +117,13 @@ export async function createFirebell(opts: FirebellOptions) {
     store,
     dispatcher,
     interactions,
-    scheduler,
+    scheduler: sched,
     worker,
     platforms,
     slack,
     /** Starts the scheduler, the HTTP server (when a platform needs it) and the console chat. */
     async start(): Promise<{ port: number | null }> {
-      scheduler.start();
+      await sched.start();
       let port: number | null = null;
       if (!opts.console || slack) {
         server = createHttpServer({
@@ -118,7 +150,7 @@ export async function createFirebell(opts: FirebellOptions) {
           input: opts.console.input,
           output: opts.console.output,
           commandName: '/incident',
-          flush: () => scheduler.flush(),
+          flush: () => sched.flush(),
           color: opts.console.color ?? false,
           ...(opts.console.terminal ? { terminal: opts.console.terminal } : {}),
           ...(opts.console.echo ? { echo: true } : {}),
@@ -143,7 +175,7 @@ export async function createFirebell(opts: FirebellOptions) {
         clearTimeout(force);
       }
       if (slack) await slack.stop().catch(() => {});
-      await scheduler.stop();
+      await sched.stop();
       if (!opts.store) await store.close();
     },
   };

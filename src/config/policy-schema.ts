@@ -32,6 +32,36 @@ const tierSchema = z
   })
   .strict();
 
+const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'unknown IANA time zone' });
+const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected a time of day such as 09:00 or 18:30');
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date such as 2026-10-01')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), {
+    message: 'not a calendar date',
+  });
+/** Working hours for the priorities in business_hours_for (DOMAIN.md §5, seed 002). */
+const businessHoursSchema = z
+  .object({
+    time_zone: timeZone.optional(),
+    days: z.array(z.enum(WEEKDAYS)).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+    start: clockTime.default('09:00'),
+    end: clockTime.default('18:00'),
+    holidays: z.array(isoDate).default([]),
+    /** Make-up working days on a weekend (China's 调休). */
+    workdays: z.array(isoDate).default([]),
+  })
+  .strict()
+  .refine((b) => b.start < b.end, { message: 'start must be before end', path: ['end'] });
+
 const slaTargetSchema = z.object({ response: duration, resolution: duration }).strict();
 
 const matrixStepSchema = z
@@ -80,17 +110,7 @@ export const DEFAULT_MATRIX: Record<Priority, StepIn[]> = {
 export const policyFileSchema = z
   .object({
     locale: locale.default('en'),
-    timeZone: z
-      .string()
-      .default('UTC')
-      .refine((tz) => {
-        try {
-          new Intl.DateTimeFormat('en', { timeZone: tz });
-          return true;
-        } catch {
-          return false;
-        }
-      }, { message: 'unknown IANA time zone' }),
+    timeZone: timeZone.default('UTC'),
     people: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'person keys use letters, digits, . _ -'), personSchema).default({}),
     tiers: z
       .object({ desk: tierSchema, l1: tierSchema, l2: tierSchema, l3: tierSchema })
@@ -110,8 +130,13 @@ export const policyFileSchema = z
         warn_at: z.number().gt(0).lt(1).default(0.75),
         targets: z.partialRecord(z.enum(PRIORITIES), slaTargetSchema).default({}),
         business_hours_for: z.array(z.enum(PRIORITIES)).default([]),
+        business_hours: businessHoursSchema.optional(),
       })
       .strict()
+      .refine((s) => s.business_hours_for.length === 0 || s.business_hours !== undefined, {
+        message: 'business_hours_for needs a business_hours calendar (days, start, end, holidays)',
+        path: ['business_hours'],
+      })
       .default({ warn_at: 0.75, targets: {}, business_hours_for: [] }),
     escalation_matrix: z.partialRecord(z.enum(PRIORITIES), z.array(matrixStepSchema)).default({}),
     auto_close_after: duration.default('3d'),
@@ -213,7 +238,21 @@ export function buildPolicy(doc: unknown, source = 'policy'): Policy {
     tiers,
     roles: f.roles,
     keyUsers: f.key_users,
-    sla: { warnAt: f.sla.warn_at, targets, businessHoursFor: f.sla.business_hours_for },
+    sla: {
+      warnAt: f.sla.warn_at,
+      targets,
+      businessHoursFor: f.sla.business_hours_for,
+      calendar: f.sla.business_hours
+        ? {
+            timeZone: f.sla.business_hours.time_zone ?? f.timeZone,
+            days: f.sla.business_hours.days.map((d) => WEEKDAYS.indexOf(d) + 1),
+            start: f.sla.business_hours.start,
+            end: f.sla.business_hours.end,
+            holidays: f.sla.business_hours.holidays,
+            workdays: f.sla.business_hours.workdays,
+          }
+        : null,
+    },
     escalationMatrix: matrix,
     autoCloseAfterMs: ms(f.auto_close_after),
     defaults: f.defaults,

@@ -45,6 +45,8 @@ export const incidents = pgTable(
     assigneeId: text('assignee_id'),
     ownerId: text('owner_id'),
     waitUntil: tstz('wait_until'),
+    /** Derived from `data` (policy/sla.ts): when the incident next needs a timer; null for none. */
+    nextTimerAt: tstz('next_timer_at'),
     reportedAt: tstz('reported_at').notNull(),
     updatedAt: tstz('updated_at').notNull(),
     data: jsonb('data').$type<Incident>().notNull(),
@@ -57,6 +59,9 @@ export const incidents = pgTable(
     index('incidents_reported_at_idx').on(t.reportedAt),
     // Partial: only held incidents are ever scanned by the wait-until timer.
     index('incidents_due_waits_idx').on(t.waitUntil).where(sql`${t.status} = 'pending'`),
+    // Partial: closed incidents (most rows, over the years) owe no timer and stay out of the
+    // index the reconcile sweep reads (ARCHITECTURE.md rule 7).
+    index('incidents_next_timer_idx').on(t.nextTimerAt, t.id).where(sql`${t.nextTimerAt} is not null`),
   ],
 );
 

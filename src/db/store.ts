@@ -2,7 +2,7 @@
  * IncidentStore on drizzle, written once against the driver-neutral PgDatabase so PostgreSQL
  * (postgres.js) and PGlite run exactly the same SQL. Driver choice lives in ./index.
  */
-import { and, asc, desc, eq, inArray, lt, lte, ne, notExists, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, lt, lte, ne, notExists, or, sql, type SQL } from 'drizzle-orm';
 import { alias, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Effect } from '../flows/effects';
 import type { TimelineEntry } from '../flows/incident/events';
@@ -142,6 +142,26 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
         .orderBy(asc(incidents.waitUntil), asc(incidents.seq))
         .limit(limit);
       return rows.map((r) => r.data);
+    },
+
+    async owedTimers(before, limit, after) {
+      if (limit <= 0) return [];
+      const bound = toDate(before, 'before');
+      const rows = await db
+        .select({ id: incidents.id, version: incidents.version, at: incidents.nextTimerAt })
+        .from(incidents)
+        .where(
+          and(
+            isNotNull(incidents.nextTimerAt),
+            lte(incidents.nextTimerAt, bound),
+            after
+              ? sql`(${incidents.nextTimerAt}, ${incidents.id}) > (${toDate(after.at, 'after.at').toISOString()}::timestamptz, ${after.incidentId}::uuid)`
+              : undefined,
+          ),
+        )
+        .orderBy(asc(incidents.nextTimerAt), asc(incidents.id))
+        .limit(limit);
+      return rows.map((r) => ({ incidentId: r.id, generation: r.version, at: r.at!.toISOString() }));
     },
 
     async claimInbound(key, at) {
@@ -312,6 +332,7 @@ function columnsOf(incident: Incident) {
     assigneeId: incident.assignee?.id ?? null,
     ownerId: incident.owner?.id ?? null,
     waitUntil: incident.waitUntil === null ? null : toDate(incident.waitUntil, 'waitUntil'),
+    nextTimerAt: incident.nextTimerAt ? toDate(incident.nextTimerAt, 'nextTimerAt') : null,
     data: incident,
   };
 }

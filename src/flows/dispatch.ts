@@ -4,8 +4,9 @@ import type { Actor, EventBody, TimelineEntry } from './incident/events';
 import type { Incident, PersonRef, Platform } from './incident/model';
 import { reject, type Rejection } from './incident/rejection';
 import { planEffects } from './plan';
-import type { Clock, IncidentStore, Logger } from './ports';
+import type { Clock, IncidentStore, Logger, TimerJob } from './ports';
 import type { Policy } from './policy/policy';
+import { dueTimerEvents, withSlaDefaults } from './policy/sla';
 
 export interface DispatcherDeps {
   store: IncidentStore;
@@ -14,12 +15,17 @@ export interface DispatcherDeps {
   platforms: readonly Platform[];
   newId: () => string;
   logger: Logger;
-  /** Called after every commit that enqueued effects, so the outbox worker wakes at once. */
-  onCommitted?: () => void;
+  /**
+   * Called after every commit with the incident as stored, so the outbox worker wakes at once and
+   * the incident's next timer is scheduled. Must not throw (it runs after the commit).
+   */
+  onCommitted?: (incident: Incident) => void;
 }
 
 export type ActResult = { ok: true; incident: Incident; before: Incident; events: EventBody[] } | (Rejection & { incident: Incident | null });
 export type ReportResult = { ok: true; incident: Incident } | (Rejection & { incident: null });
+/** What a timer did: `applied` recorded events; the rest changed nothing. */
+export type FireResult = { outcome: 'applied'; incident: Incident; events: EventBody[] } | { outcome: 'stale' | 'gone' | 'nothing_due'; incident: Incident | null };
 
 /** Where an incident is referred to: by id (buttons) or by its number (typed commands). */
 export type IncidentRef = { id: string } | { number: string };
@@ -49,7 +55,26 @@ export function createDispatcher(deps: DispatcherDeps) {
   const planCtx = { policy, platforms: deps.platforms };
 
   async function load(ref: IncidentRef): Promise<Incident | null> {
-    return 'id' in ref ? store.get(ref.id) : store.getByNumber(ref.number);
+    const found = await ('id' in ref ? store.get(ref.id) : store.getByNumber(ref.number));
+    return found ? withSlaDefaults(found, policy) : null;
+  }
+
+  /** Applies recorded events to `current` and commits them with compare-and-set; false when another writer won. */
+  async function commitEvents(current: Incident, events: EventBody[], actor: Actor, platform: Platform | 'system'): Promise<Incident | null> {
+    const now = clock.now().toISOString();
+    const states: Incident[] = [];
+    let next = current;
+    for (const e of events) {
+      next = evolve(next, e, now);
+      states.push(next);
+    }
+    next = { ...next, version: current.version + 1 };
+    const firstSeq = ((await store.lastEntry(current.id))?.seq ?? 0) + 1;
+    const entries = entriesFor(next, events, firstSeq, now, actor, platform, states);
+    const effects = planEffects(current, next, events, actor, planCtx);
+    if (!(await store.commit(next, current.version, entries, effects))) return null;
+    deps.onCommitted?.(next);
+    return next;
   }
 
   /** Files a new incident. Malformed input is refused with the field named; nothing is stored then. */
@@ -66,7 +91,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     const effects = planEffects(null, incident, [event], actor, planCtx);
     await store.create(incident, entries, effects);
     logger.info('incident reported', { incident: incident.number, priority: incident.priority, platform: origin.platform });
-    deps.onCommitted?.();
+    deps.onCommitted?.(incident);
     return { ok: true, incident };
   }
 
@@ -90,24 +115,14 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.version) {
         return { ...reject({ reason: 'stale_card' }), incident: current };
       }
-      const states: Incident[] = [];
-      let next = current;
-      for (const e of decision.events) {
-        next = evolve(next, e, now);
-        states.push(next);
-      }
-      next = { ...next, version: current.version + 1 };
-      const firstSeq = ((await store.lastEntry(current.id))?.seq ?? 0) + 1;
-      const entries = entriesFor(next, decision.events, firstSeq, now, actor, opts.platform, states);
-      const effects = planEffects(current, next, decision.events, actor, planCtx);
-      if (await store.commit(next, current.version, entries, effects)) {
+      const next = await commitEvents(current, decision.events, actor, opts.platform);
+      if (next) {
         logger.info('incident changed', {
           incident: next.number,
           command: command.type,
           status: next.status,
           actor: actor.kind === 'person' ? actor.person.id : `system:${actor.reason}`,
         });
-        deps.onCommitted?.();
         return { ok: true, incident: next, before: current, events: decision.events };
       }
       // Lost the race: decide again on the winner's state (its answer names the winner).
@@ -123,18 +138,43 @@ export function createDispatcher(deps: DispatcherDeps) {
     return { ...reject({ reason: 'busy' }), incident: await load(ref) };
   }
 
+  /**
+   * A timer came due (SLA warning or breach, matrix step, wait-until, auto-close). Idempotent: a
+   * job whose generation is not the incident's version is stale and does nothing (that version
+   * scheduled its own timer); what is due is recorded once, by compare-and-set, however many
+   * processes fire the same job. A timer that fires early (clock skew between hosts) reschedules.
+   */
+  async function fire(job: TimerJob): Promise<FireResult> {
+    const current = await load({ id: job.incidentId });
+    if (!current) return { outcome: 'gone', incident: null };
+    if (current.version !== job.generation) return { outcome: 'stale', incident: current };
+    const events = dueTimerEvents(current, clock.now().getTime(), policy);
+    if (events.length === 0) {
+      if (current.nextTimerAt) deps.onCommitted?.(current);
+      return { outcome: 'nothing_due', incident: current };
+    }
+    const next = await commitEvents(current, events, { kind: 'system', reason: 'timer' }, 'system');
+    // Lost to another writer: its commit derived and scheduled the timers from the newer state.
+    if (!next) return { outcome: 'stale', incident: await load({ id: job.incidentId }) };
+    logger.info('timers applied', { incident: next.number, events: events.map((e) => ('threshold' in e ? `${e.type}:${e.clock}:${e.threshold}` : e.type)) });
+    return { outcome: 'applied', incident: next, events };
+  }
+
   /** Resumes every pending incident whose wait-until time has come (derived from the database). */
   async function resumeDueWaits(limit = 100): Promise<number> {
     const due = await store.dueWaits(clock.now().toISOString(), limit);
     let resumed = 0;
     for (const incident of due) {
-      const r = await act({ kind: 'system', reason: 'wait_until' }, { id: incident.id }, { type: 'ResumeIncident' }, { platform: 'system' });
-      if (r.ok) resumed++;
+      const r = await fire({ incidentId: incident.id, generation: incident.version, at: incident.waitUntil ?? clock.now().toISOString() });
+      if (r.outcome === 'applied' && r.events.some((e) => e.type === 'IncidentResumed')) resumed++;
     }
     return resumed;
   }
 
-  return { report, act, load, resumeDueWaits, policy, store };
+  /** An incident as read from the store, with the SLA fields of older rows filled in. */
+  const withDefaults = (incident: Incident) => withSlaDefaults(incident, policy);
+
+  return { report, act, load, fire, resumeDueWaits, withDefaults, policy, store, clock };
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;

@@ -32,4 +32,10 @@ export type Effect =
       /** The catalog key it was rendered from (for logs and tests) and the text in the target's locale. */
       key: string;
       text: string;
+      /**
+       * Post it as a reply under the incident's card for this purpose (the card's thread), when
+       * that card exists on the platform; `broadcast` also shows it in the channel. Without a
+       * posted card it goes to `target` as a plain message.
+       */
+      thread?: { purpose: CardPurpose; broadcast: boolean };
     };

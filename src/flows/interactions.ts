@@ -11,6 +11,8 @@ import { buildIncidentCard } from './messages/cards';
 import { isMessageKey, t, type MessageKey } from './messages/catalog';
 import { actionForm, commandFromForm, reportForm, reportFromForm, type FormValues } from './messages/forms';
 import { refusalText } from './messages/refusals';
+import { riskList, slaDetails } from './messages/sla-view';
+import { hasRole } from './policy/policy';
 import { personActor } from './people';
 import type { Locale } from './policy/policy';
 import { localeOf, tiersOf } from './policy/policy';
@@ -103,7 +105,7 @@ export function createInteractions(dispatcher: Dispatcher) {
   async function cardFor(incident: Incident, person: PersonRef, locale: Locale): Promise<Reply> {
     const last = await store.lastEntry(incident.id);
     const asReporter = incident.reporter.id === person.id && (incident.status === 'resolved' || (incident.status === 'closed' && incident.rating === null));
-    return { kind: 'card', card: buildIncidentCard(incident, asReporter ? 'reporter' : `queue:${incident.tier}`, last, { policy, locale }) };
+    return { kind: 'card', card: buildIncidentCard(incident, asReporter ? 'reporter' : `queue:${incident.tier}`, last, { policy, locale, now: dispatcher.clock.now().getTime() }) };
   }
 
   /** A typed command (`/incident …`). Reports are filed at once; the rest answer the person. */
@@ -144,6 +146,20 @@ export function createInteractions(dispatcher: Dispatcher) {
             priority: t(locale, `priority.${r.incident.priority}` as MessageKey),
           }),
         );
+      }
+      case 'sla': {
+        const now = dispatcher.clock.now().getTime();
+        if (parsed.number) {
+          const incident = await dispatcher.load({ number: parsed.number });
+          if (!incident) return text(t(locale, 'refuse.not_found', { ref: parsed.number }), true);
+          return text(slaDetails(incident, now, locale, policy));
+        }
+        // Incident managers coordinate every queue (DOMAIN.md §3); others see their own tiers.
+        const manager = hasRole(policy, person.id, 'incident_manager');
+        const tiers = manager ? null : tiersOf(policy, person.id);
+        if (tiers && tiers.length === 0) return text(t(locale, 'sla.risk.not_member', { command: ctx.commandName }));
+        const open = await store.list({ ...(tiers ? { tiers } : {}), statuses: ['new', 'in_progress', 'pending'], limit: 500 });
+        return text(riskList(open.map((i) => dispatcher.withDefaults(i)), now, locale, policy, tiers));
       }
       case 'report': {
         const r = await dispatcher.report(person, { title: parsed.title, description: parsed.description }, { platform: ctx.platform, channel: ctx.channel });

@@ -34,13 +34,22 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
     const port = ports[effect.platform];
     if (!port) throw new ChatDeliveryError(`platform ${effect.platform} is not connected`, null, true);
     if (effect.kind === 'message.send') {
-      await port.sendText(effect.target, effect.text);
+      const card = effect.thread ? await store.getBinding(item.incidentId, effect.platform, effect.thread.purpose) : null;
+      if (card && effect.thread) {
+        await port.sendText(
+          { type: 'channel', id: card.channel },
+          effect.text,
+          { message: { channel: card.channel, messageId: card.messageId }, broadcast: effect.thread.broadcast },
+        );
+      } else {
+        await port.sendText(effect.target, effect.text);
+      }
       return;
     }
     const incident = await store.get(item.incidentId);
     if (!incident) throw new ChatDeliveryError(`incident ${item.incidentId} vanished`, null, true);
     const last = await store.lastEntry(incident.id);
-    const card = buildIncidentCard(incident, effect.purpose, last, { policy, locale: effect.locale });
+    const card = buildIncidentCard(incident, effect.purpose, last, { policy, locale: effect.locale, now: clock.now().getTime() });
     const binding = await store.getBinding(incident.id, effect.platform, effect.purpose);
     if (binding) {
       await port.updateCard({ channel: binding.channel, messageId: binding.messageId }, card);
@@ -57,9 +66,12 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
     });
   }
 
-  /** One pass: claims due items and delivers them. Returns how many were handled. */
-  async function runOnce(): Promise<{ delivered: number; retried: number; failed: number }> {
-    const result = { delivered: 0, retried: 0, failed: 0 };
+  /**
+   * One pass: claims due items and delivers them. Returns how many were handled, and the earliest
+   * time an item retried in this pass becomes due again (null when none was retried).
+   */
+  async function runOnce(): Promise<{ delivered: number; retried: number; failed: number; nextRetryAt: string | null }> {
+    const result = { delivered: 0, retried: 0, failed: 0, nextRetryAt: null as string | null };
     // An incident's next item becomes claimable only after its previous one is done, so loop
     // until a pass claims nothing (bounded, so one busy incident cannot starve the caller).
     for (let pass = 0; pass < 50; pass++) {
@@ -85,6 +97,8 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
               logger.error('outbox delivery failed for good', { key: item.key, kind: item.effect.kind, platform: item.effect.platform, attempts, error: message });
             } else {
               result.retried++;
+              // The scheduler wakes the worker then, so a Retry-After is honoured to the second.
+              if (retryAt && (!result.nextRetryAt || retryAt < result.nextRetryAt)) result.nextRetryAt = retryAt;
               logger.warn('outbox delivery will be retried', { key: item.key, platform: item.effect.platform, attempts, retryAt, error: message });
             }
           }

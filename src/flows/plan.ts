@@ -2,7 +2,7 @@ import type { Effect, Target } from './effects';
 import type { Actor, EventBody } from './incident/events';
 import type { Incident, Platform, Tier } from './incident/model';
 import { t, type MessageKey } from './messages/catalog';
-import { formatTime } from './messages/format';
+import { formatTime, humanDuration } from './messages/format';
 import type { Locale, Policy } from './policy/policy';
 import { accountOf, localeOf } from './policy/policy';
 
@@ -56,6 +56,17 @@ function notifyParams(e: EventBody, incident: Incident, actor: Actor, locale: Lo
   };
   if ('reason' in e) params.reason = e.reason;
   if (e.type === 'IncidentEscalated') params.toTier = tier(e.toTier);
+  if (e.type === 'SlaThresholdReached') {
+    params.due = formatTime(e.dueAt, locale, policy.timeZone);
+    params.target = humanDuration(e.targetMs, locale);
+    params.clock = t(locale, `sla.clock.${e.clock}` as MessageKey);
+  }
+  if (e.type === 'EscalationStepReached') {
+    params.after = humanDuration(e.afterMs, locale);
+    params.status = t(locale, `status.${incident.status}` as MessageKey);
+    if (e.role) params.role = t(locale, `role.${e.role}` as MessageKey);
+  }
+  if (e.type === 'IncidentResumed' && incident.waitUntil === null) params.until = '';
   if (e.type === 'IncidentReassigned') params.target = e.assignee ? `${e.assignee.name} (${tier(e.toTier)})` : tier(e.toTier);
   if (e.type === 'IncidentHeld' && e.until) params.until = formatTime(e.until, locale, policy.timeZone);
   if (e.type === 'PriorityChanged') {
@@ -148,6 +159,8 @@ export function planEffects(before: Incident | null, after: Incident, events: Ev
     }
   }
 
+  effects.push(...timerEffects(after, events, actor, ctx));
+
   // A person handed the ticket directly hears it from the bot, not by chance in the queue.
   for (const e of events) {
     if (e.type !== 'IncidentReassigned' || !e.assignee || e.assignee.id === actorId) continue;
@@ -163,4 +176,69 @@ export function planEffects(before: Incident | null, after: Incident, events: Ev
     }
   }
   return effects;
+}
+
+/** The queue card's thread on every connected platform where the tier has a queue. */
+function queueThreads(incident: Incident, ctx: PlanContext, broadcast: boolean, key: MessageKey, e: EventBody, actor: Actor): Effect[] {
+  const out: Effect[] = [];
+  const locale = ctx.policy.locale;
+  for (const platform of ctx.platforms) {
+    const channel = ctx.policy.tiers[incident.tier].queues[platform];
+    if (!channel) continue;
+    out.push({
+      kind: 'message.send',
+      platform,
+      target: { type: 'channel', id: channel },
+      locale,
+      key,
+      text: t(locale, key, notifyParams(e, incident, actor, locale, ctx.policy)),
+      thread: { purpose: `queue:${incident.tier}`, broadcast },
+    });
+  }
+  return out;
+}
+
+function dm(personKey: string, key: MessageKey, e: EventBody, incident: Incident, actor: Actor, ctx: PlanContext): Effect[] {
+  return personTargets(personKey, ctx).map((p) => ({
+    kind: 'message.send' as const,
+    platform: p.platform,
+    target: p.target,
+    locale: p.locale,
+    key,
+    text: t(p.locale, key, notifyParams(e, incident, actor, p.locale, ctx.policy)),
+  }));
+}
+
+/** Events the watchers (people the matrix notified) hear about. */
+const WATCHER_NEWS = new Set<EventBody['type']>(['IncidentEscalated', 'IncidentResolved', 'IncidentReopened', 'IncidentClosed', 'ResolutionConfirmed']);
+
+/**
+ * What the timers' events say (DOMAIN.md §5): a warning or breach goes to the assignee by direct
+ * message and under the queue card, or, with nobody on it yet, under the card and into the queue
+ * itself; a matrix role step tells that role's people directly; watchers hear of breaches and of
+ * the milestones after they were pulled in; the assignee hears when a wait is over.
+ */
+function timerEffects(after: Incident, events: EventBody[], actor: Actor, ctx: PlanContext): Effect[] {
+  const out: Effect[] = [];
+  const system = actor;
+  for (const e of events) {
+    if (e.type === 'SlaThresholdReached') {
+      const key = `notify.sla.${e.clock}.${e.threshold}` as MessageKey;
+      if (after.assignee) {
+        out.push(...dm(after.assignee.id, key, e, after, system, ctx));
+        out.push(...queueThreads(after, ctx, false, key, e, system));
+      } else {
+        out.push(...queueThreads(after, ctx, true, key, e, system));
+      }
+      if (e.threshold === 'breach') for (const w of after.watchers) out.push(...dm(w, key, e, after, system, ctx));
+    } else if (e.type === 'EscalationStepReached' && e.role) {
+      for (const person of e.notified) out.push(...dm(person, 'notify.matrix.role', e, after, system, ctx));
+    } else if (e.type === 'IncidentResumed' && after.assignee && actor.kind === 'system') {
+      out.push(...dm(after.assignee.id, 'notify.wait_over', e, after, system, ctx));
+    } else if (WATCHER_NEWS.has(e.type)) {
+      const key = `notify.watch.${e.type}` as MessageKey;
+      for (const w of after.watchers) out.push(...dm(w, key, e, after, system, ctx));
+    }
+  }
+  return out;
 }

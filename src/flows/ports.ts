@@ -86,6 +86,12 @@ export interface IncidentStore {
   /** Pending incidents whose wait-until time is at or before `now`, oldest first. */
   dueWaits(now: string, limit: number): Promise<Incident[]>;
   /**
+   * The timers the incidents owe (their derived `nextTimerAt`), due at or before `before`, ordered
+   * by (at, incidentId), at most `limit`, strictly after the keyset `after` when given (paging).
+   * `generation` is the incident's version. Served by a partial index: closed incidents cost nothing.
+   */
+  owedTimers(before: string, limit: number, after: { at: string; incidentId: string } | null): Promise<TimerJob[]>;
+  /**
    * Claims an inbound delivery key (Slack event id, trigger id, …) with an atomic insert.
    * Returns true for the first claim, false for every later one (a redelivery: skip it).
    */
@@ -139,8 +145,11 @@ export interface ChatPort {
   postCard(target: Target, card: NeutralCard): Promise<PostedMessage>;
   /** Replaces a posted card in place (same message). Throws ChatDeliveryError. */
   updateCard(message: PostedMessage, card: NeutralCard): Promise<void>;
-  /** Posts a plain notification. Throws ChatDeliveryError. */
-  sendText(target: Target, text: string): Promise<PostedMessage>;
+  /**
+   * Posts a plain notification; with `thread`, as a reply under that message (Slack thread_ts),
+   * also shown in the channel when `broadcast`. Throws ChatDeliveryError.
+   */
+  sendText(target: Target, text: string, thread?: { message: PostedMessage; broadcast: boolean }): Promise<PostedMessage>;
 }
 
 /** Structured logger; implementations must never print secrets. */
@@ -149,4 +158,30 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * One wake-up owed to an incident: at `at`, look at incident `incidentId` again. `generation` is
+ * the incident version the timer was derived from; a job whose generation is no longer the
+ * incident's version is stale and does nothing (the newer version scheduled its own timer).
+ */
+export interface TimerJob {
+  incidentId: string;
+  generation: number;
+  /** ISO-8601 instant the wake-up is due. */
+  at: string;
+}
+
+/**
+ * Delayed wake-ups (ARCHITECTURE.md rule 7). A timer is an optimisation over the database's
+ * `next_timer_at`: losing one only delays it until the next reconcile sweep re-creates it.
+ */
+export interface TimerPort {
+  /**
+   * Ensures a wake-up at `job.at` (immediately when it is in the past). Idempotent: scheduling the
+   * same (incidentId, generation, at) twice, from one process or several, fires at most once
+   * while the first is still known to the driver. Never throws for a driver outage: it logs, and
+   * the reconcile sweep makes up for it.
+   */
+  schedule(job: TimerJob): Promise<void>;
 }

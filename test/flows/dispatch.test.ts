@@ -54,7 +54,7 @@ describe('dispatcher', () => {
     const last = (await store.timeline(incident.id)).at(-1)!;
     expect(last.event.type).toBe('IncidentResumed');
     expect(last.automatic).toBe(true);
-    expect(last.actor).toEqual({ kind: 'system', reason: 'wait_until' });
+    expect(last.actor).toEqual({ kind: 'system', reason: 'timer' });
     // Running the sweep again finds nothing: a resume happens once.
     expect(await dispatcher.resumeDueWaits()).toBe(0);
   });

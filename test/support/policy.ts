@@ -20,7 +20,7 @@
  * - key user `vip.user` [U0VIP], plain configured user `reporter.a` [U0REP]
  *
  * Tier queues: Slack C0DESK / C0L1 / C0L2 / C0L3, console `desk` / `l1` / `l2` / `l3`.
- * Locale `en`, time zone Asia/Shanghai; SLA targets, escalation matrix, auto-close (3d),
+ * Locale `en`, time zone Asia/Shanghai; an empty escalation matrix; SLA targets, auto-close (3d),
  * approval categories (service_request) and report defaults (fault, medium/medium) are the
  * loader's defaults (DOMAIN.md §5).
  */
@@ -82,6 +82,9 @@ export function testPolicyDoc(): PolicyDoc {
       approver: ['sun.li'],
     },
     key_users: ['vip.user'],
+    // No escalation matrix here: the lifecycle tests drive tiers by hand. The SLA tests opt into
+    // DOMAIN.md's default matrix with `testPolicy({ escalation_matrix: undefined })`.
+    escalation_matrix: { P1: [], P2: [], P3: [], P4: [] },
   };
 }
 

@@ -95,8 +95,10 @@ export function createConsolePort(out: { write(s: string): void }, opts: Console
       print(add(target, card, message.messageId), true);
     },
 
-    async sendText(target, text) {
-      const label = targetLabel(target);
+    async sendText(target, text, thread) {
+      // A reply under a card names the card it belongs to, as a thread does in a chat client.
+      const cardNo = thread ? byMessageId.get(thread.message.messageId) : undefined;
+      const label = cardNo ? `${targetLabel(target)} · ${ui(locale, 'console.card', { no: cardNo })}` : targetLabel(target);
       const [first = '', ...rest] = plainText(text, opts).split('\n');
       out.write(`${[`${paint('cyan', `→ ${label}:`)} ${first}`, ...rest.map((l) => `  ${l}`)].join('\n')}\n`);
       return { channel: label, messageId: `${session}:t${++lastText}` };

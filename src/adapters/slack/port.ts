@@ -64,13 +64,12 @@ export function createSlackPort(client: WebClient, logger: Logger): ChatPort {
         throw toDeliveryError(err);
       }
     },
-    async sendText(target: Target, text: string): Promise<PostedMessage> {
+    async sendText(target: Target, text: string, thread?: { message: PostedMessage; broadcast: boolean }): Promise<PostedMessage> {
       try {
-        const res = await client.chat.postMessage({
-          channel: target.id,
-          text: text.slice(0, SLACK_LIMITS.messageText),
-          unfurl_links: false,
-        });
+        const base = { channel: target.id, text: text.slice(0, SLACK_LIMITS.messageText), unfurl_links: false };
+        const res = await client.chat.postMessage(
+          thread ? { ...base, thread_ts: thread.message.messageId, reply_broadcast: thread.broadcast } : base,
+        );
         return { channel: String(res.channel), messageId: String(res.ts) };
       } catch (err) {
         throw toDeliveryError(err);

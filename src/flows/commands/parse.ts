@@ -10,9 +10,13 @@ export type ParsedCommand =
   | { kind: 'status'; number: string | null }
   | { kind: 'report'; title: string; description: string }
   | { kind: 'priority'; number: string; priority: Priority; reason: string }
-  | { kind: 'error'; key: 'command.status_needs_number' | 'command.priority_usage'; text: string };
+  | { kind: 'sla'; number: string | null }
+  | { kind: 'error'; key: 'command.status_needs_number' | 'command.priority_usage' | 'command.sla_usage'; text: string };
 
-const ALIASES: Record<string, 'help' | 'list' | 'status' | 'report' | 'priority'> = {
+const ALIASES: Record<string, 'help' | 'list' | 'status' | 'report' | 'priority' | 'sla'> = {
+  sla: 'sla',
+  时效: 'sla',
+  时限: 'sla',
   priority: 'priority',
   优先级: 'priority',
   help: 'help',
@@ -67,6 +71,14 @@ export function parseCommand(raw: string): ParsedCommand {
       if (number && rest.length === 1) return { kind: 'status', number };
       // One token that was meant as a number ("INC-1x", "#12a"): say so instead of filing it.
       if (rest.length === 1 && LOOKS_LIKE_NUMBER.test(tail)) return { kind: 'error', key: 'command.status_needs_number', text: tail };
+      break;
+    }
+    case 'sla': {
+      // sla [INC-12]: the clocks of one incident, or what is at risk in the caller's queues.
+      if (!tail) return { kind: 'sla', number: null };
+      const number = parseIncidentNumber(tail);
+      if (number && rest.length === 1) return { kind: 'sla', number };
+      if (rest.length === 1 && LOOKS_LIKE_NUMBER.test(tail)) return { kind: 'error', key: 'command.sla_usage', text: tail };
       break;
     }
     case 'report':

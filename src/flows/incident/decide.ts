@@ -17,6 +17,7 @@ import {
 } from './model';
 import { reject, type Rejection } from './rejection';
 import { allowedFrom } from './transitions';
+import { markFired, newIncidentSla, nextTimerAt, syncPause } from '../policy/sla';
 
 export interface DecideContext {
   now: string;
@@ -218,9 +219,20 @@ function ownerOnAccept(state: Incident, me: PersonRef): PersonRef | null {
 
 const elapsed = (from: string | null, to: string) => (from ? Math.max(0, Date.parse(to) - Date.parse(from)) : 0);
 
-/** Applies one recorded event to the state. Pure; never refuses (decide() already did). */
+/**
+ * Applies one recorded event to the state. Pure; never refuses (decide() already did). Keeps the
+ * SLA bookkeeping (pauses, what fired) and the derived next timer in step.
+ */
 export function evolve(state: Incident, event: EventBody, at: string): Incident {
+  const next = markFired(syncPause(state, apply(state, event, at), at), event);
+  return { ...next, nextTimerAt: nextTimerAt(next) };
+}
+
+function apply(state: Incident, event: EventBody, at: string): Incident {
   switch (event.type) {
+    case 'SlaThresholdReached':
+    case 'EscalationStepReached':
+      return state;
     case 'IncidentReported':
       return event.incident;
     case 'IncidentAccepted':
@@ -324,9 +336,7 @@ export function createIncident(input: ReportInput, ctx: NewIncidentContext): { o
   if (!SOURCES.includes(source)) return reject({ reason: 'invalid_input', field: 'source', problem: 'unknown' });
   const keyUser = ctx.policy.keyUsers.includes(ctx.reporter.id);
   const needsApproval = ctx.policy.approvalCategories.includes(category);
-  return {
-    ok: true,
-    incident: {
+  const incident: Incident = {
       id: ctx.id,
       number: `INC-${ctx.seq}`,
       version: 1,
@@ -363,8 +373,11 @@ export function createIncident(input: ReportInput, ctx: NewIncidentContext): { o
       reopenCount: 0,
       escalationCount: 0,
       rejectReason: null,
-    },
+      sla: newIncidentSla(ctx.policy, needsApproval ? 'pending_approval' : 'new', ctx.now),
+      watchers: [],
+      nextTimerAt: null,
   };
+  return { ok: true, incident: { ...incident, nextTimerAt: nextTimerAt(incident) } };
 }
 
 /** Which tiers a person belongs to (re-exported for adapters deciding what to show). */

@@ -1,10 +1,12 @@
-import type { Platform, PersonRef, Priority, ResolutionCode, Status, Tier, Incident } from './model';
+import type { RoleName } from '../policy/policy';
+import type { Platform, PersonRef, Priority, ResolutionCode, SlaClock, Status, Tier, Incident } from './model';
 
 /** Facts on the timeline: past-tense names. `data` carries what changed. */
 export type EventBody =
   | { type: 'IncidentReported'; incident: Incident }
   | { type: 'IncidentAccepted'; assignee: PersonRef; owner: PersonRef | null; firstResponse: boolean }
-  | { type: 'IncidentEscalated'; fromTier: Tier; toTier: Tier; reason: string }
+  /** `matrixAfterMs` is set when the escalation matrix moved it (functional, automatic). */
+  | { type: 'IncidentEscalated'; fromTier: Tier; toTier: Tier; reason: string; matrixAfterMs?: number }
   | { type: 'IncidentReassigned'; fromTier: Tier; toTier: Tier; assignee: PersonRef | null; reason: string }
   | { type: 'IncidentRejected'; reason: string }
   | { type: 'IncidentHeld'; reason: string; until: string | null }
@@ -16,7 +18,23 @@ export type EventBody =
   | { type: 'RequestApproved'; note: string | null }
   | { type: 'RequestDenied'; reason: string }
   | { type: 'PriorityChanged'; from: Priority; to: Priority; reason: string }
-  | { type: 'IncidentClosed'; automatic: boolean };
+  | { type: 'IncidentClosed'; automatic: boolean }
+  /** A clock reached its warning share or its target. `withWarning`: the warning was due too and is folded in. */
+  | { type: 'SlaThresholdReached'; clock: SlaClock; threshold: 'warn' | 'breach'; dueAt: string; targetMs: number; withWarning: boolean }
+  /**
+   * A step of the escalation matrix came due (DOMAIN.md §5). `escalated`: the ticket was below the
+   * step's tier and was moved (an IncidentEscalated follows); `notified`: the role's people told
+   * and added as watchers.
+   */
+  | {
+      type: 'EscalationStepReached';
+      step: number;
+      afterMs: number;
+      tier: Tier | null;
+      role: Exclude<RoleName, 'approver'> | null;
+      escalated: boolean;
+      notified: string[];
+    };
 
 export type EventType = EventBody['type'];
 

@@ -1,6 +1,7 @@
 /**
  * The incident record and its vocabulary (DOMAIN.md §1–§4). Pure data: no I/O, no platform.
  */
+import type { SlaPolicy } from '../policy/policy';
 
 export const PRIORITIES = ['P1', 'P2', 'P3', 'P4'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -106,6 +107,31 @@ export interface Incident {
   reopenCount: number;
   escalationCount: number;
   rejectReason: string | null;
+  /** The SLA snapshot and the bookkeeping of its clocks (DOMAIN.md §5; see policy/sla.ts). */
+  sla: IncidentSla;
+  /** Policy person keys notified by hierarchical escalation; they hear of later milestones. */
+  watchers: string[];
+  /**
+   * Derived (policy/sla.ts `nextTimerAt`), recomputed on every change: when this incident next
+   * needs waking up (a warning, a breach, a matrix step, wait-until, auto-close); null for none.
+   */
+  nextTimerAt: string | null;
+}
+
+export const SLA_CLOCKS = ['response', 'resolution'] as const;
+export type SlaClock = (typeof SLA_CLOCKS)[number];
+
+/**
+ * The clock bookkeeping an incident carries. The clocks run while the incident is `new` or
+ * `in_progress`; every other status pauses them. `pauses` are the closed pause intervals.
+ */
+export interface IncidentSla {
+  policy: SlaPolicy;
+  pauses: { from: string; to: string }[];
+  /** Start of the pause in force now, or null while the clocks run. */
+  pausedSince: string | null;
+  /** What has been done once and must never be done again: `response:warn`, `matrix:2`, … */
+  fired: string[];
 }
 
 export function nextTier(tier: Tier): Tier | null {

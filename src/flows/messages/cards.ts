@@ -5,11 +5,14 @@ import type { Locale, Policy } from '../policy/policy';
 import type { ActionId, CardButton, NeutralCard } from './card';
 import { encodeButtonValue } from './card';
 import { t, type MessageKey } from './catalog';
-import { formatTime, truncate } from './format';
+import { formatTime, humanDuration, truncate } from './format';
+import { clockView } from '../policy/sla';
 
 export interface CardContext {
   policy: Policy;
   locale: Locale;
+  /** When the card is rendered (epoch ms), for the clocks' state; defaults to the incident's last change. */
+  now?: number;
 }
 
 const ACCENT = { P1: 'critical', P2: 'high', P3: 'medium', P4: 'low' } as const;
@@ -27,7 +30,21 @@ export function outcomeLine(entry: TimelineEntry, ctx: CardContext): string {
   const tier = (x: Tier) => t(locale, `tier.${x}` as MessageKey);
   switch (e.type) {
     case 'IncidentEscalated':
+      if (e.matrixAfterMs !== undefined) {
+        return t(locale, 'outcome.IncidentEscalatedAuto', { time, toTier: tier(e.toTier), after: humanDuration(e.matrixAfterMs, locale) });
+      }
       return t(locale, 'outcome.IncidentEscalated', { actor, time, toTier: tier(e.toTier), reason: e.reason });
+    case 'SlaThresholdReached':
+      return t(locale, `outcome.sla.${e.threshold}`, {
+        time,
+        clock: t(locale, `sla.clock.${e.clock}`),
+        due: formatTime(e.dueAt, locale, ctx.policy.timeZone),
+      });
+    case 'EscalationStepReached': {
+      const after = humanDuration(e.afterMs, locale);
+      if (e.role) return t(locale, 'outcome.matrix.notified', { time, after, role: t(locale, `role.${e.role}`) });
+      return t(locale, 'outcome.matrix.already', { time, after, tier: e.tier ? tier(e.tier) : '' });
+    }
     case 'IncidentReassigned':
       return t(locale, 'outcome.IncidentReassigned', {
         actor,
@@ -85,7 +102,7 @@ export function queueButtons(incident: Incident, locale: Locale): CardButton[] {
   }
 }
 
-function fields(incident: Incident, ctx: CardContext) {
+function fields(incident: Incident, ctx: CardContext, now: number) {
   const { locale, policy } = ctx;
   const l = (k: MessageKey) => t(locale, k);
   const person = (p: Incident['assignee']) => (p ? p.name : l('card.nobody'));
@@ -117,6 +134,30 @@ function fields(incident: Incident, ctx: CardContext) {
     });
   }
   if (incident.rating !== null) out.push({ label: l('card.field.rating'), value: `${incident.rating}/5` });
+  out.push(...slaFields(incident, ctx, now));
+  return out;
+}
+
+/** The due times of the clocks, and whether a warning or breach was sent (DOMAIN.md §5). */
+function slaFields(incident: Incident, ctx: CardContext, now: number) {
+  const { locale, policy } = ctx;
+  if (incident.status === 'rejected' || !incident.sla) return [];
+  const out: { label: string; value: string }[] = [];
+  for (const clock of ['response', 'resolution'] as const) {
+    const v = clockView(incident, clock, now);
+    const state = t(locale, `sla.state.${v.state}`);
+    const used = humanDuration(v.elapsedMs, locale);
+    const target = humanDuration(v.targetMs, locale);
+    let value: string;
+    if (v.state === 'met' || v.state === 'missed') value = t(locale, 'card.sla.done', { state, used, target });
+    else if (v.state === 'stopped') continue;
+    else if (v.dueAt === null) value = t(locale, 'card.sla.paused', { used, target });
+    else {
+      const due = formatTime(v.dueAt, locale, policy.timeZone);
+      value = v.state === 'ok' ? t(locale, 'card.sla.due', { due }) : t(locale, 'card.sla.due_state', { due, state });
+    }
+    out.push({ label: t(locale, clock === 'response' ? 'card.field.response_due' : 'card.field.resolution_due'), value });
+  }
   return out;
 }
 
@@ -130,7 +171,9 @@ export function buildIncidentCard(incident: Incident, purpose: string, last: Tim
   const title = t(locale, 'card.title', { number: incident.number, title: incident.title });
   const lastLine = last ? outcomeLine(last, ctx) : null;
   const accent = incident.status === 'closed' ? 'done' : ACCENT[incident.priority];
-  const base = { title, fields: fields(incident, ctx), accent } as const;
+  // Without a render time, the clocks are shown as of the last recorded change.
+  const now = ctx.now ?? Date.parse(last?.at ?? incident.reportedAt);
+  const base = { title, fields: fields(incident, ctx, now), accent } as const;
   const final = FINAL_STATUSES.includes(incident.status);
 
   if (purpose === 'reporter') {

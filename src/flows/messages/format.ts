@@ -19,3 +19,20 @@ export function truncate(text: string, max: number): string {
   const chars = Array.from(text);
   return chars.length <= max ? text : `${chars.slice(0, Math.max(0, max - 1)).join('')}…`;
 }
+
+/** A duration as people read it: "45s", "15m", "1h 30m", "2d 4h" / "45秒", "15分钟", "1小时30分钟". */
+export function humanDuration(ms: number, locale: Locale): string {
+  const zh = locale === 'zh-CN';
+  const u = zh ? { d: '天', h: '小时', m: '分钟', s: '秒' } : { d: 'd', h: 'h', m: 'm', s: 's' };
+  const total = Math.max(0, Math.round(ms / 1000));
+  if (total < 60) return `${total}${u.s}`;
+  const d = Math.floor(total / 86_400);
+  const h = Math.floor((total % 86_400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const parts: string[] = [];
+  if (d) parts.push(`${d}${u.d}`);
+  if (h) parts.push(`${h}${u.h}`);
+  if (m && !d) parts.push(`${m}${u.m}`);
+  if (!parts.length) parts.push(`${Math.floor(total / 60)}${u.m}`);
+  return parts.join(zh ? '' : ' ');
+}

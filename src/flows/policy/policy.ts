@@ -1,4 +1,5 @@
 import type { Category, Level, Platform, Priority, Tier } from '../incident/model';
+import type { BusinessCalendar } from './calendar';
 
 export type Locale = 'zh-CN' | 'en';
 export const LOCALES: readonly Locale[] = ['zh-CN', 'en'];
@@ -44,7 +45,13 @@ export interface Policy {
   tiers: Record<Tier, TierPolicy>;
   roles: Record<RoleName, string[]>;
   keyUsers: string[];
-  sla: { warnAt: number; targets: Record<Priority, SlaTarget>; businessHoursFor: Priority[] };
+  sla: {
+    warnAt: number;
+    targets: Record<Priority, SlaTarget>;
+    businessHoursFor: Priority[];
+    /** The working-hours calendar the clocks of `businessHoursFor` run on; null: around the clock. */
+    calendar: BusinessCalendar | null;
+  };
   escalationMatrix: Record<Priority, MatrixStep[]>;
   autoCloseAfterMs: number;
   defaults: { category: Category; impact: Level; urgency: Level; system: string };
@@ -77,4 +84,29 @@ export function hasRole(policy: Policy, personKey: string, role: RoleName): bool
 
 export function localeOf(policy: Policy, personKey: string): Locale {
   return policy.people[personKey]?.locale ?? policy.locale;
+}
+
+/**
+ * The part of the policy that drives an incident's clocks, copied onto the incident when it is
+ * reported (DOMAIN.md §5): editing the policy file later does not move running clocks.
+ */
+export interface SlaPolicy {
+  warnAt: number;
+  targets: Record<Priority, SlaTarget>;
+  businessHoursFor: Priority[];
+  calendar: BusinessCalendar | null;
+  matrix: Record<Priority, MatrixStep[]>;
+  autoCloseAfterMs: number;
+}
+
+/** The snapshot of `policy` that a new incident keeps (a deep copy: plain data, no sharing). */
+export function slaPolicyOf(policy: Policy): SlaPolicy {
+  return structuredClone({
+    warnAt: policy.sla.warnAt,
+    targets: policy.sla.targets,
+    businessHoursFor: policy.sla.businessHoursFor,
+    calendar: policy.sla.calendar,
+    matrix: policy.escalationMatrix,
+    autoCloseAfterMs: policy.autoCloseAfterMs,
+  });
 }
