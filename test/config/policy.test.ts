@@ -30,6 +30,7 @@ describe('the policy file', () => {
   it('fills DOMAIN.md defaults for what a file leaves out', () => {
     const doc = testPolicyDoc();
     delete (doc as Record<string, unknown>).sla;
+    delete (doc as Record<string, unknown>).escalation_matrix;
     const p = buildPolicy(doc);
     expect(p.sla.warnAt).toBe(0.75);
     expect(p.sla.targets.P3).toEqual({ responseMs: 2 * 3_600_000, resolutionMs: 24 * 3_600_000 });
@@ -55,6 +56,48 @@ describe('the policy file', () => {
         'people.dup.person.slack: account already used by "li.wei"',
       ]),
     );
+  });
+
+  it('reads a business-hours calendar, in the policy time zone unless it names its own', () => {
+    const doc = testPolicyDoc() as any;
+    doc.sla = {
+      business_hours_for: ['P3', 'P4'],
+      business_hours: { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat'], start: '08:30', end: '17:30', holidays: ['2026-10-01'], workdays: ['2026-10-11'] },
+    };
+    const p = buildPolicy(doc);
+    expect(p.sla.businessHoursFor).toEqual(['P3', 'P4']);
+    expect(p.sla.calendar).toEqual({
+      timeZone: 'Asia/Shanghai',
+      days: [1, 2, 3, 4, 5, 6],
+      start: '08:30',
+      end: '17:30',
+      holidays: ['2026-10-01'],
+      workdays: ['2026-10-11'],
+    });
+    doc.sla.business_hours.time_zone = 'Europe/Berlin';
+    expect(buildPolicy(doc).sla.calendar?.timeZone).toBe('Europe/Berlin');
+  });
+
+  it('names what is wrong with a calendar', () => {
+    const doc = testPolicyDoc() as any;
+    doc.sla = {
+      business_hours_for: ['P3'],
+      business_hours: { days: ['monday'], start: '9am', end: '18:00', holidays: ['2026-02-30'], time_zone: 'Moon/Base' },
+    };
+    expect(problemsOf(doc)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^sla\.business_hours\.days\[0\]: /),
+        'sla.business_hours.start: expected a time of day such as 09:00 or 18:30',
+        'sla.business_hours.holidays[0]: not a calendar date',
+        'sla.business_hours.time_zone: unknown IANA time zone',
+      ]),
+    );
+    const none = testPolicyDoc() as any;
+    none.sla = { business_hours_for: ['P4'] };
+    expect(problemsOf(none)).toEqual(['sla.business_hours: business_hours_for needs a business_hours calendar (days, start, end, holidays)']);
+    const backwards = testPolicyDoc() as any;
+    backwards.sla = { business_hours_for: ['P4'], business_hours: { start: '18:00', end: '09:00' } };
+    expect(problemsOf(backwards)).toEqual(['sla.business_hours.end: start must be before end']);
   });
 
   it('refuses unknown keys (a typo must not silently fall back to a default)', () => {

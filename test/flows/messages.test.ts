@@ -247,3 +247,17 @@ describe('parseCommand: priority corrections', () => {
     expect(parseCommand(text)).toEqual(expected);
   });
 });
+
+describe('parseCommand: SLA view', () => {
+  it.each([
+    ['sla', { kind: 'sla', number: null }],
+    ['SLA inc-7', { kind: 'sla', number: 'INC-7' }],
+    ['时效 12', { kind: 'sla', number: 'INC-12' }],
+    ['时限', { kind: 'sla', number: null }],
+    ['sla INC-7x', { kind: 'error', key: 'command.sla_usage', text: 'INC-7x' }],
+    // A report that happens to start with the word stays a report.
+    ['sla breach on the payroll contract', { kind: 'report', title: 'sla breach on the payroll contract', description: '' }],
+  ])('%s', (text, expected) => {
+    expect(parseCommand(text)).toEqual(expected);
+  });
+});

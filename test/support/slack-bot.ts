@@ -49,9 +49,21 @@ function collectText(node: unknown, out: string[]) {
  * The whole bot over HTTP, against a fresh PostgreSQL database and a fake Slack API: the way the
  * product runs in production, with only Slack itself replaced.
  */
-export async function startSlackBot(policy: Policy, opts: { logger?: Logger } = {}): Promise<SlackBotHarness> {
-  const fake = await createFakeSlack();
-  const db = await createTestDatabase();
+export interface SlackBotOptions {
+  logger?: Logger;
+  /** Run the BullMQ scheduler on this Redis (default: the in-process scheduler). */
+  redisUrl?: string;
+  /** BullMQ key prefix (tests give each file its own). */
+  redisPrefix?: string;
+  /** Join an existing deployment: same fake Slack and database (a second bot process). */
+  join?: SlackBotHarness;
+  reconcileEveryMs?: number;
+}
+
+export async function startSlackBot(policy: Policy, opts: SlackBotOptions = {}): Promise<SlackBotHarness> {
+  const joined = opts.join;
+  const fake = joined?.fake ?? (await createFakeSlack());
+  const db = joined?.db ?? (await createTestDatabase());
   const store = await createPostgresStore(db.url);
   const logs: string[] = [];
   const env = loadEnv({
@@ -60,6 +72,7 @@ export async function startSlackBot(policy: Policy, opts: { logger?: Logger } = 
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: fake.url,
     DATABASE_URL: db.url,
+    ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
   });
   // Tests keep every line (at debug) to assert on them; the benchmark passes a counting logger.
   const logger = opts.logger ?? createLogger({ level: 'debug', secrets: [BOT_TOKEN, SIGNING_SECRET], write: (l) => logs.push(l) });
@@ -70,6 +83,8 @@ export async function startSlackBot(policy: Policy, opts: { logger?: Logger } = 
     store,
     slackIdentity: { botId: fake.botId, botUserId: fake.botUserId },
     outboxIntervalMs: 50,
+    ...(opts.redisPrefix ? { redisPrefix: opts.redisPrefix } : {}),
+    ...(opts.reconcileEveryMs ? { reconcileEveryMs: opts.reconcileEveryMs } : {}),
   });
   const { port } = await bot.start();
   const endpoint = `http://127.0.0.1:${port}/slack/events`;
@@ -107,6 +122,8 @@ export async function startSlackBot(policy: Policy, opts: { logger?: Logger } = 
     async close() {
       await bot.stop();
       await store.close();
+      // A joined bot shares the fake and the database: the first harness owns them.
+      if (joined) return;
       await fake.close();
       await db.drop();
     },
