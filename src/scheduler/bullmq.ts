@@ -166,11 +166,11 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
     if (stopped) return;
     const atMs = Date.parse(job.at);
     if (!Number.isFinite(atMs)) {
-      logger.error('timer with an invalid time ignored', timerData(job));
+      logger.error('timer with an invalid time ignored', { ...timerData(job) });
       return;
     }
     try {
-      await redisOp(timers.add('fire', timerData(job), timerJobOptions(job, atMs)), 'schedule timer');
+      await timers.add('fire', timerData(job), timerJobOptions(job, atMs));
     } catch (err) {
       logger.warn('could not schedule a timer in Redis; the reconcile sweep will re-create it', { ...timerData(job), error: errorMessage(err) });
     }
@@ -212,7 +212,7 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
     let after: { at: string; incidentId: string } | null = null;
     let count = 0;
     for (;;) {
-      const page = (await hooks.owed(before, OWED_PAGE, after)).filter((j) => Number.isFinite(Date.parse(j.at)));
+      const page: TimerJob[] = (await hooks.owed(before, OWED_PAGE, after)).filter((j) => Number.isFinite(Date.parse(j.at)));
       if (page.length > 0) {
         await redisOp(timers.addBulk(page.map((j) => ({ name: 'fire', data: timerData(j), opts: timerJobOptions(j, Date.parse(j.at)) }))), 'reconcile timers');
         for (const j of page) {
@@ -222,7 +222,7 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
       }
       count += page.length;
       if (page.length < OWED_PAGE) break;
-      const last = page[page.length - 1]!;
+      const last: TimerJob = page[page.length - 1]!;
       // A store that ignored the keyset would page forever.
       if (after && last.at === after.at && last.incidentId === after.incidentId) break;
       after = { at: last.at, incidentId: last.incidentId };
@@ -329,7 +329,8 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
       return redisOp(timers.getJobCounts(), 'count timers');
     },
     async pendingTimerIds() {
-      return redisOp(timers.getRanges(['waiting', 'delayed']), 'list timers');
+      // getRanges defaults to the first two ids only.
+      return redisOp(timers.getRanges(['waiting', 'delayed'], 0, -1), 'list timers');
     },
     /**
      * Creates the workers and the repeatable jobs, then runs a full reconcile. Does not throw for an
