@@ -74,7 +74,8 @@ export function timerJobId(job: TimerJob): string {
  *
  * Redis outages never throw out of schedule()/kickOutbox() and never crash Node: errors are logged
  * (throttled), ioredis keeps reconnecting, and the sweep re-creates what was missed
- * (ARCHITECTURE.md rule 7). Construction does no I/O; start() creates the workers.
+ * (ARCHITECTURE.md rule 7). Construction never throws: it opens the producer connection in the
+ * background; start() creates the workers; stop() must be called to release the connections.
  */
 export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqScheduler {
   const { hooks, clock, logger, redisUrl } = opts;
@@ -103,6 +104,7 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
       seen.suppressed += 1;
       return;
     }
+    if (lastLogged.size > 100) lastLogged.clear(); // distinct messages are few; never let it grow
     lastLogged.set(message, { atMs: t, suppressed: 0 });
     logger.warn('redis error', { source, error: message, suppressedSinceLast: seen?.suppressed ?? 0 });
   }
@@ -170,7 +172,7 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
       return;
     }
     try {
-      await timers.add('fire', timerData(job), timerJobOptions(job, atMs));
+      await redisOp(timers.add('fire', timerData(job), timerJobOptions(job, atMs)), 'schedule timer');
     } catch (err) {
       logger.warn('could not schedule a timer in Redis; the reconcile sweep will re-create it', { ...timerData(job), error: errorMessage(err) });
     }

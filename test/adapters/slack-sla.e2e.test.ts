@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSlackBot, type SlackBotHarness } from '../support/slack-bot';
-import { DESK_QUEUE, expectScenarioOnce, noticesFor, reportIncident, secondScalePolicy, waitForScenario } from '../support/sla-scenario';
+import { DESK_QUEUE, escalatingPolicy, expectAutomaticEscalations, expectScenarioOnce, noticesFor, reportIncident, secondScalePolicy, waitForScenario } from '../support/sla-scenario';
 
 describe('SLA notices on Slack, embedded scheduler', () => {
   let h: SlackBotHarness;
@@ -23,7 +23,7 @@ describe('SLA notices on Slack, embedded scheduler', () => {
     // Before anything is due, the card shows the response due time and no warning.
     await h.fake.waitFor(() => noticesFor(h, number).card !== undefined, 5000);
     const fresh = h.textOf(noticesFor(h, number).card);
-    expect(fresh).toContain('Response due');
+    expect(fresh).toMatch(/Response SLA[\s\S]*due /);
     expect(fresh).not.toContain('breached');
 
     await waitForScenario(h, number);
@@ -35,8 +35,8 @@ describe('SLA notices on Slack, embedded scheduler', () => {
     expect(n.card!.channel).toBe(DESK_QUEUE);
     // The card now says the clocks were breached.
     const card = h.textOf(noticesFor(h, number).card);
-    expect(card).toMatch(/Response due[\s\S]*breached/);
-    expect(card).toMatch(/Resolution due[\s\S]*breached/);
+    expect(card).toMatch(/Response SLA[\s\S]*breached/);
+    expect(card).toMatch(/Resolution SLA[\s\S]*breached/);
     // The timeline records each step once, as automatic.
     const id = (await h.bot.store.getByNumber(number))!.id;
     const automatic = (await h.bot.store.timeline(id)).filter((e) => e.automatic).map((e) => e.event.type);
@@ -67,5 +67,14 @@ describe('SLA notices on Slack, embedded scheduler', () => {
     const unknown = await h.slack.command('U0DESK', 'sla INC-99999', { channel: 'C0GENERAL' });
     await h.fake.waitFor((f) => f.responses.some((x) => x.id === unknown.responseId), 5000);
     expect(h.fake.responses.find((x) => x.id === unknown.responseId)!.body.text).toContain('cannot find incident INC-99999');
+  });
+
+  it('escalates functionally by the matrix: the card moves to L1, then L2, each once, the reporter told', async () => {
+    const e = await startSlackBot(escalatingPolicy());
+    try {
+      await expectAutomaticEscalations(e, 'Core switch port flapping');
+    } finally {
+      await e.close();
+    }
   });
 });

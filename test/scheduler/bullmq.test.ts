@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock, type Clock } from '../../src/flows/ports';
 import type { SchedulerHooks } from '../../src/scheduler/types';
 import { createBullmqScheduler, timerJobId, type BullmqScheduler, type BullmqSchedulerOptions } from '../../src/scheduler/bullmq';
-import { recordingHooks, recordingLogger, schedulerContract, sleep, timer, waitFor, type RecordingHooks } from './contract';
+import { recordingHooks, recordingLogger, schedulerContract, sleep, timer, waitFor } from './contract';
 
 const REDIS_PORT = 6379;
 const DB = 3;

@@ -12,7 +12,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSlackBot, type SlackBotHarness } from '../support/slack-bot';
-import { DUE_MS, expectScenarioOnce, noticesFor, reportIncident, secondScalePolicy, waitForScenario } from '../support/sla-scenario';
+import { DUE_MS, escalatingPolicy, expectAutomaticEscalations, expectScenarioOnce, noticesFor, reportIncident, secondScalePolicy, waitForScenario } from '../support/sla-scenario';
 
 const REDIS_DB = 7;
 const REDIS_URL = `redis://127.0.0.1:6379/${REDIS_DB}`;
@@ -85,5 +85,17 @@ describe('SLA timers on BullMQ and real Redis', () => {
     expect(delivered[0]!.at - limited[0]!.at).toBeGreaterThanOrEqual(1000);
     await waitForScenario(a, number);
     expectScenarioOnce(a, number, reportedAt);
+  });
+
+  it('two bot processes escalate by the matrix once per step', async () => {
+    const p = `${prefix}esc`;
+    const e1 = await startSlackBot(escalatingPolicy(), { redisUrl: REDIS_URL, redisPrefix: p, reconcileEveryMs: 500 });
+    const e2 = await startSlackBot(escalatingPolicy(), { redisUrl: REDIS_URL, redisPrefix: p, reconcileEveryMs: 500, join: e1 });
+    try {
+      await expectAutomaticEscalations(e1, 'Storage array degraded');
+    } finally {
+      await e2.close();
+      await e1.close();
+    }
   });
 });

@@ -88,3 +88,37 @@ export function expectScenarioOnce(h: SlackBotHarness, number: string, reportedA
   // Nobody accepted: the notices were broadcast into the queue as well as under the card.
   return n;
 }
+
+/** A matrix that moves a P3 to L1 after 1 s and to L2 after 2 s (functional, automatic). */
+export function escalatingPolicy() {
+  return testPolicy({
+    sla: { warn_at: 0.9, targets: { P3: { response: '1m', resolution: '2m' } } },
+    escalation_matrix: { P1: [], P2: [], P3: [{ after: '1s', tier: 'l1' }, { after: '2s', tier: 'l2' }], P4: [] },
+  });
+}
+
+/**
+ * Reports an incident on the escalating policy and checks what a person sees: the card posted in
+ * L1's queue, then in L2's, each once and not before its step; the older cards marked as moved;
+ * the reporter told of each escalation once; the timeline's escalations automatic.
+ */
+export async function expectAutomaticEscalations(h: SlackBotHarness, title: string) {
+  const { number, id, reportedAt } = await reportIncident(h, title);
+  const cardsIn = (channel: string) => h.messagesIn(channel).filter((m) => m.thread_ts === undefined && h.textOf(m).includes(number));
+  await h.fake.waitFor(() => cardsIn('C0L2').length >= 1 && h.textOf(cardsIn('C0L1')[0]).includes('Moved to L2'), 10_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(cardsIn('C0L1')).toHaveLength(1);
+  expect(cardsIn('C0L2')).toHaveLength(1);
+  expect(cardsIn('C0L1')[0]!.history[0]!.at - reportedAt).toBeGreaterThanOrEqual(1000);
+  expect(cardsIn('C0L2')[0]!.history[0]!.at - reportedAt).toBeGreaterThanOrEqual(2000);
+  expect(h.textOf(cardsIn(DESK_QUEUE)[0])).toContain('Moved to');
+  const told = h.messagesIn(REPORTER).filter((m) => (m.text ?? '').includes(number) && (m.text ?? '').includes('escalated to'));
+  expect(told.map((m) => m.text)).toEqual([expect.stringContaining('L1 engineers'), expect.stringContaining('L2 support')]);
+  const escalations = (await h.bot.store.timeline(id)).filter((e) => e.event.type === 'IncidentEscalated');
+  expect(escalations.map((e) => [e.automatic, e.event.type === 'IncidentEscalated' && e.event.toTier])).toEqual([
+    [true, 'l1'],
+    [true, 'l2'],
+  ]);
+  // Still new at L2: a fresh accept is needed there, by an L2 member.
+  expect((await h.bot.store.get(id))!).toMatchObject({ tier: 'l2', status: 'new' });
+}

@@ -30,6 +30,9 @@ export function outcomeLine(entry: TimelineEntry, ctx: CardContext): string {
   const tier = (x: Tier) => t(locale, `tier.${x}` as MessageKey);
   switch (e.type) {
     case 'IncidentEscalated':
+      if (e.matrixAfterMs === 0) {
+        return t(locale, 'outcome.IncidentEscalatedAutoAtOnce', { time, toTier: tier(e.toTier) });
+      }
       if (e.matrixAfterMs !== undefined) {
         return t(locale, 'outcome.IncidentEscalatedAuto', { time, toTier: tier(e.toTier), after: humanDuration(e.matrixAfterMs, locale) });
       }
