@@ -14,7 +14,7 @@ import { createOutboxWorker } from './flows/outbox';
 import { systemClock, type ChatPort, type Clock, type IncidentStore, type Logger } from './flows/ports';
 import type { Policy } from './flows/policy/policy';
 import { createHttpServer } from './http/server';
-import { createBullmqScheduler } from './scheduler/bullmq';
+import { createBullmqScheduler, type BullmqScheduler } from './scheduler/bullmq';
 import { createInProcessScheduler } from './scheduler/in-process';
 import type { Scheduler, SchedulerHooks } from './scheduler/types';
 
@@ -130,6 +130,8 @@ export async function createFirebell(opts: FirebellOptions) {
           slack: slack?.requestListener ?? null,
           ready: async () => {
             await store.list({ limit: 1 });
+            // With REDIS_URL the timers live there too: not ready without it.
+            if (sched.kind === 'bullmq') await (sched as BullmqScheduler).counts();
           },
           logger,
         });
