@@ -57,8 +57,6 @@ export const incidents = pgTable(
     index('incidents_assignee_idx').on(t.assigneeId),
     index('incidents_owner_idx').on(t.ownerId),
     index('incidents_reported_at_idx').on(t.reportedAt),
-    // Partial: only held incidents are ever scanned by the wait-until timer.
-    index('incidents_due_waits_idx').on(t.waitUntil).where(sql`${t.status} = 'pending'`),
     // Partial: closed incidents (most rows, over the years) owe no timer and stay out of the
     // index the reconcile sweep reads (ARCHITECTURE.md rule 7).
     index('incidents_next_timer_idx').on(t.nextTimerAt, t.id).where(sql`${t.nextTimerAt} is not null`),

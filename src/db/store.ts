@@ -133,17 +133,6 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
       return rows.map((r) => r.data);
     },
 
-    async dueWaits(now, limit) {
-      if (limit <= 0) return [];
-      const rows = await db
-        .select({ data: incidents.data })
-        .from(incidents)
-        .where(and(eq(incidents.status, 'pending'), lte(incidents.waitUntil, toDate(now, 'now'))))
-        .orderBy(asc(incidents.waitUntil), asc(incidents.seq))
-        .limit(limit);
-      return rows.map((r) => r.data);
-    },
-
     async owedTimers(before, limit, after) {
       if (limit <= 0) return [];
       const bound = toDate(before, 'before');

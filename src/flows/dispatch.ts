@@ -160,21 +160,10 @@ export function createDispatcher(deps: DispatcherDeps) {
     return { outcome: 'applied', incident: next, events };
   }
 
-  /** Resumes every pending incident whose wait-until time has come (derived from the database). */
-  async function resumeDueWaits(limit = 100): Promise<number> {
-    const due = await store.dueWaits(clock.now().toISOString(), limit);
-    let resumed = 0;
-    for (const incident of due) {
-      const r = await fire({ incidentId: incident.id, generation: incident.version, at: incident.waitUntil ?? clock.now().toISOString() });
-      if (r.outcome === 'applied' && r.events.some((e) => e.type === 'IncidentResumed')) resumed++;
-    }
-    return resumed;
-  }
-
   /** An incident as read from the store, with the SLA fields of older rows filled in. */
   const withDefaults = (incident: Incident) => withSlaDefaults(incident, policy);
 
-  return { report, act, load, fire, resumeDueWaits, withDefaults, policy, store, clock };
+  return { report, act, load, fire, withDefaults, policy, store, clock };
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;

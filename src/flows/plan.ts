@@ -164,16 +164,7 @@ export function planEffects(before: Incident | null, after: Incident, events: Ev
   // A person handed the ticket directly hears it from the bot, not by chance in the queue.
   for (const e of events) {
     if (e.type !== 'IncidentReassigned' || !e.assignee || e.assignee.id === actorId) continue;
-    for (const p of personTargets(e.assignee.id, ctx)) {
-      effects.push({
-        kind: 'message.send',
-        platform: p.platform,
-        target: p.target,
-        locale: p.locale,
-        key: 'notify.assigned_to_you',
-        text: t(p.locale, 'notify.assigned_to_you', notifyParams(e, after, actor, p.locale, policy)),
-      });
-    }
+    effects.push(...dm(e.assignee.id, 'notify.assigned_to_you', e, after, actor, ctx));
   }
   return effects;
 }
@@ -198,6 +189,7 @@ function queueThreads(incident: Incident, ctx: PlanContext, broadcast: boolean, 
   return out;
 }
 
+/** A direct message to a configured person on every connected platform where they have an account. */
 function dm(personKey: string, key: MessageKey, e: EventBody, incident: Incident, actor: Actor, ctx: PlanContext): Effect[] {
   return personTargets(personKey, ctx).map((p) => ({
     kind: 'message.send' as const,

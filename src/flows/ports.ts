@@ -83,8 +83,6 @@ export interface IncidentStore {
   lastEntry(incidentId: string): Promise<TimelineEntry | null>;
   /** Incidents matching the query, most recently reported first, at most `limit`. */
   list(query: IncidentQuery): Promise<Incident[]>;
-  /** Pending incidents whose wait-until time is at or before `now`, oldest first. */
-  dueWaits(now: string, limit: number): Promise<Incident[]>;
   /**
    * The timers the incidents owe (their derived `nextTimerAt`), due at or before `before`, ordered
    * by (at, incidentId), at most `limit`, strictly after the keyset `after` when given (paging).

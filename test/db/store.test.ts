@@ -418,35 +418,31 @@ describe.each(drivers)('IncidentStore on $name', (driver) => {
       expect(await store.list({ statuses: ['new'], limit: 10 })).toEqual([]);
     });
 
-    it('finds pending incidents whose wait is over, oldest wait first', async () => {
-      const now = at(HOUR);
-      const pending = (waitUntil: string | null) => ({ status: 'pending' as const, pendingSince: at(), waitUntil });
-      const late = await report(store, pending(at(HOUR - 10 * MINUTE)));
-      const exact = await report(store, pending(now));
-      const later = await report(store, pending(at(HOUR - 30 * MINUTE)));
-      await report(store, pending(at(HOUR + 1))); // not yet
-      await report(store, pending(null)); // held without a deadline
-      await report(store, { status: 'in_progress', waitUntil: at(0) }); // stale field, not pending
+    it('lists the timers incidents owe, soonest first, paged by keyset, leaving out those owing none', async () => {
+      // Instants long before T0 keep this test's incidents apart from the other tests' ones.
+      const t = (min: number) => new Date(Date.parse('2000-01-01T00:00:00Z') + min * MINUTE).toISOString();
+      const mine = [await report(store, { nextTimerAt: t(30) }), await report(store, { nextTimerAt: t(10) }), await report(store, { nextTimerAt: t(20) })];
+      const tie = await report(store, { nextTimerAt: t(20) });
+      await report(store, { nextTimerAt: null }); // owes nothing (closed, or paused)
+      await report(store, { nextTimerAt: t(90) }); // later than the bound
+      const [a, b, c] = mine as [Incident, Incident, Incident];
+      const job = (i: Incident) => ({ incidentId: i.id, generation: i.version, at: i.nextTimerAt });
+      const byTie = [c, tie].sort((x, y) => (x.id < y.id ? -1 : 1));
 
-      const due = await store.dueWaits(now, 10);
-      expect(due.map((i) => i.number)).toEqual([later.number, late.number, exact.number]);
-      expect((await store.dueWaits(now, 2)).map((i) => i.number)).toEqual([later.number, late.number]);
-      expect(await store.dueWaits(at(0), 10)).toEqual([]);
+      expect(await store.owedTimers(t(60), 10, null)).toEqual([job(b), ...byTie.map(job), job(a)]);
+      // Pages: strictly after the last (at, id) seen, so equal instants are neither lost nor doubled.
+      const page1 = await store.owedTimers(t(60), 2, null);
+      expect(page1).toEqual([job(b), job(byTie[0]!)]);
+      const last = page1.at(-1)!;
+      expect(await store.owedTimers(t(60), 2, { at: last.at, incidentId: last.incidentId })).toEqual([job(byTie[1]!), job(a)]);
+      expect(await store.owedTimers(t(60), 0, null)).toEqual([]);
 
-      // Resuming takes it off the list.
-      const resumed = { ...later, version: 2, status: 'in_progress' as const, waitUntil: null, pendingSince: null };
-      const entry: TimelineEntry = {
-        incidentId: later.id,
-        seq: 2,
-        at: now,
-        actor: { kind: 'system', reason: 'wait over' },
-        platform: 'system',
-        automatic: true,
-        event: { type: 'IncidentResumed' },
-        status: 'in_progress',
-      };
-      expect(await store.commit(resumed, 1, [entry], [])).toBe(true);
-      expect((await store.dueWaits(now, 10)).map((i) => i.number)).toEqual([late.number, exact.number]);
+      // A commit moves the timer with the incident (and a new generation); none owed removes it.
+      const moved = { ...b, version: 2, nextTimerAt: t(40) };
+      expect(await store.commit(moved, 1, [acceptedEntry(b, 2, at(MINUTE))], [])).toBe(true);
+      const done = { ...a, version: 2, nextTimerAt: null };
+      expect(await store.commit(done, 1, [acceptedEntry(a, 2, at(MINUTE))], [])).toBe(true);
+      expect(await store.owedTimers(t(60), 10, null)).toEqual([...byTie.map(job), { incidentId: b.id, generation: 2, at: t(40) }]);
     });
   });
 

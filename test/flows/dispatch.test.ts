@@ -40,12 +40,16 @@ describe('dispatcher', () => {
     );
     expect(held.ok).toBe(true);
 
+    // The hold's end is the incident's next timer; a wake-up before it changes nothing.
+    const stored = (await store.get(incident.id))!;
+    expect(stored.nextTimerAt).toBe(until);
+    const job = { incidentId: incident.id, generation: stored.version, at: until };
     now += 3_600_000;
-    expect(await dispatcher.resumeDueWaits()).toBe(0);
+    expect((await dispatcher.fire(job)).outcome).toBe('nothing_due');
     expect((await store.get(incident.id))!.status).toBe('pending');
 
     now += 3_600_000;
-    expect(await dispatcher.resumeDueWaits()).toBe(1);
+    expect((await dispatcher.fire(job)).outcome).toBe('applied');
     const resumed = (await store.get(incident.id))!;
     expect(resumed.status).toBe('in_progress');
     expect(resumed.waitUntil).toBeNull();
@@ -55,8 +59,8 @@ describe('dispatcher', () => {
     expect(last.event.type).toBe('IncidentResumed');
     expect(last.automatic).toBe(true);
     expect(last.actor).toEqual({ kind: 'system', reason: 'timer' });
-    // Running the sweep again finds nothing: a resume happens once.
-    expect(await dispatcher.resumeDueWaits()).toBe(0);
+    // The same job again is stale: a resume happens once.
+    expect((await dispatcher.fire(job)).outcome).toBe('stale');
   });
 
   it('refuses a command on a card of an older version as stale, and changes nothing', async () => {
