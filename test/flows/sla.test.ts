@@ -230,7 +230,7 @@ describe('SLA timers', () => {
     expect((await d.load({ id: incident.id }))!.watchers).toEqual(['pm.gao', 'boss.he']);
   });
 
-  it('P1 notifies the project manager at once and management at 30m; P4 waits 30m for L1', async () => {
+  it('P1 notifies the project manager at once and management at 30m; P2 starts at L2; P4 waits 30m for L1', async () => {
     const d = dispatcherFor(withMatrix());
     const t0 = now;
     const p1 = await reportAt(d, { impact: 'high', urgency: 'high' });
@@ -242,6 +242,19 @@ describe('SLA timers', () => {
     const warn = await fireNext(d, p1.id);
     expect(now - t0).toBe(11.25 * MIN);
     expect(warn.outcome === 'applied' && warn.events[0]).toMatchObject({ clock: 'response', threshold: 'warn' });
+
+    // P2 goes straight from the desk to L2 (no stop at L1), then the project manager at 30m.
+    now = t0;
+    const p2 = await reportAt(d, { impact: 'high', urgency: 'medium' });
+    const jump = await fireNext(d, p2.id);
+    expect(jump.outcome === 'applied' && jump.events).toEqual([
+      expect.objectContaining({ type: 'EscalationStepReached', tier: 'l2', escalated: true }),
+      expect.objectContaining({ type: 'IncidentEscalated', fromTier: 'desk', toTier: 'l2' }),
+    ]);
+    await d.act(as('wang.wu'), { id: p2.id }, { type: 'AcceptIncident' }, { platform: 'slack' });
+    const p2pm = await fireNext(d, p2.id);
+    expect(now - t0).toBe(30 * MIN);
+    expect(p2pm.outcome === 'applied' && p2pm.events.map((e) => e.type === 'EscalationStepReached' && e.role)).toContain('project_manager');
 
     now = t0;
     const p4 = await reportAt(d, { impact: 'low', urgency: 'low' });
