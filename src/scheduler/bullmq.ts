@@ -1,18 +1,12 @@
 import { DelayedError, Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Clock, Logger, TimerJob } from '../flows/ports';
-import type { Scheduler, SchedulerHooks } from './types';
+import { OUTBOX_RETRY_FLOOR_MS, sweepOwed, type Scheduler, type SchedulerHooks } from './types';
 
-/** Page size of a reconcile sweep through `hooks.owed`; also the addBulk chunk. */
-const OWED_PAGE = 500;
-/** Upper bound of a full sweep (horizon null): later than any timer the database can hold. */
-const FAR_FUTURE = '9999-12-31T23:59:59.999Z';
 const TIMER_ATTEMPTS = 5;
 const HOUSEKEEPING_EVERY_MS = 3_600_000;
 /** A timer job picked up this much early (clock skew between hosts) waits in the worker... */
 const EARLY_SLEEP_MAX_MS = 2000;
-/** Floor of an outbox retry wake-up, so a nextRetryAt already in the past cannot spin a hot loop. */
-const OUTBOX_RETRY_FLOOR_MS = 50;
 /** The same Redis error (every reconnect attempt raises one per connection) is logged once per window. */
 const ERROR_LOG_WINDOW_MS = 30_000;
 /** How long flush() waits at most for due timer jobs to drain. */
@@ -207,29 +201,15 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
 
   async function reconcile(o?: { horizonMs?: number | null }): Promise<number> {
     if (stopped) return 0;
-    const horizonMs = o?.horizonMs ?? null;
-    const before = horizonMs === null ? FAR_FUTURE : new Date(clock.now().getTime() + horizonMs).toISOString();
     // Failed timer jobs keep their id, so re-adding them is a no-op: retry those still owed.
     const failed = new Set(await redisOp(timers.getRanges(['failed'], 0, FAILED_SCAN - 1), 'list failed timers'));
-    let after: { at: string; incidentId: string } | null = null;
-    let count = 0;
-    for (;;) {
-      const page: TimerJob[] = (await hooks.owed(before, OWED_PAGE, after)).filter((j) => Number.isFinite(Date.parse(j.at)));
-      if (page.length > 0) {
-        await redisOp(timers.addBulk(page.map((j) => ({ name: 'fire', data: timerData(j), opts: timerJobOptions(j, Date.parse(j.at)) }))), 'reconcile timers');
-        for (const j of page) {
-          const id = timerJobId(j);
-          if (failed.has(id)) await retryFailed(id);
-        }
+    return sweepOwed(hooks, clock.now().getTime(), o?.horizonMs ?? null, async (page) => {
+      await redisOp(timers.addBulk(page.map((j) => ({ name: 'fire', data: timerData(j), opts: timerJobOptions(j, Date.parse(j.at)) }))), 'reconcile timers');
+      for (const j of page) {
+        const id = timerJobId(j);
+        if (failed.has(id)) await retryFailed(id);
       }
-      count += page.length;
-      if (page.length < OWED_PAGE) break;
-      const last: TimerJob = page[page.length - 1]!;
-      // A store that ignored the keyset would page forever.
-      if (after && last.at === after.at && last.incidentId === after.incidentId) break;
-      after = { at: last.at, incidentId: last.incidentId };
-    }
-    return count;
+    });
   }
 
   async function retryFailed(id: string) {

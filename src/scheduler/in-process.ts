@@ -1,18 +1,12 @@
 import type { Clock, Logger, TimerJob } from '../flows/ports';
-import type { Scheduler, SchedulerHooks } from './types';
+import { OUTBOX_RETRY_FLOOR_MS, sweepOwed, type Scheduler, type SchedulerHooks } from './types';
 
 /** setTimeout stores its delay in a signed 32-bit int; a longer delay fires at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-/** Page size of a reconcile sweep through `hooks.owed`. */
-const OWED_PAGE = 500;
-/** Upper bound of a full sweep (horizon null): later than any timer the database can hold. */
-const FAR_FUTURE = '9999-12-31T23:59:59.999Z';
 /** Timers fired at once, so one slow incident (or a slow database call) does not hold the others. */
 const FIRE_CONCURRENCY = 8;
 const RETRY_BASE_MS = 1000;
 const RETRY_MAX_MS = 60_000;
-/** Floor of an outbox retry wake-up, so a nextRetryAt already in the past cannot spin a hot loop. */
-const OUTBOX_RETRY_FLOOR_MS = 50;
 /** Bound on flush() rounds (a timer whose effects schedule another due timer, and so on). */
 const FLUSH_ROUNDS = 10;
 
@@ -224,21 +218,9 @@ export function createInProcessScheduler(opts: InProcessSchedulerOptions): InPro
 
   async function reconcile(o?: { horizonMs?: number | null }): Promise<number> {
     if (stopped) return 0;
-    const horizonMs = o?.horizonMs ?? null;
-    const before = horizonMs === null ? FAR_FUTURE : new Date(now() + horizonMs).toISOString();
-    let after: { at: string; incidentId: string } | null = null;
-    let count = 0;
-    for (;;) {
-      const page = await hooks.owed(before, OWED_PAGE, after);
+    return sweepOwed(hooks, now(), o?.horizonMs ?? null, async (page) => {
       for (const job of page) await schedule(job);
-      count += page.length;
-      if (page.length < OWED_PAGE) break;
-      const last = page[page.length - 1]!;
-      // A store that ignored the keyset would page forever.
-      if (after && last.at === after.at && last.incidentId === after.incidentId) break;
-      after = { at: last.at, incidentId: last.incidentId };
-    }
-    return count;
+    });
   }
 
   /** A sweep unless one is running (a slow database must not pile sweeps up). */

@@ -47,3 +47,36 @@ export interface Scheduler extends TimerPort {
   /** Stops taking work, finishes what is running, drains the outbox once, releases connections. */
   stop(): Promise<void>;
 }
+
+/** Page size of a reconcile sweep through `hooks.owed` (and the BullMQ addBulk chunk). */
+export const OWED_PAGE = 500;
+/** Floor of an outbox retry wake-up, so a nextRetryAt already in the past cannot spin a hot loop. */
+export const OUTBOX_RETRY_FLOOR_MS = 50;
+/** Upper bound of a full sweep (horizon null): later than any timer the database can hold. */
+export const FAR_FUTURE = '9999-12-31T23:59:59.999Z';
+
+/**
+ * Walks every timer the database owes within `horizonMs` of `nowMs` (null: all of them), page by
+ * page in (at, incidentId) order, handing each page to `onPage`. Returns how many timers it saw.
+ * Shared by both drivers so their sweeps cannot drift apart; stops on a store that ignores the
+ * keyset instead of paging forever.
+ */
+export async function sweepOwed(
+  hooks: Pick<SchedulerHooks, 'owed'>,
+  nowMs: number,
+  horizonMs: number | null,
+  onPage: (page: TimerJob[]) => Promise<void>,
+): Promise<number> {
+  const before = horizonMs === null ? FAR_FUTURE : new Date(nowMs + horizonMs).toISOString();
+  let after: { at: string; incidentId: string } | null = null;
+  let count = 0;
+  for (;;) {
+    const page: TimerJob[] = (await hooks.owed(before, OWED_PAGE, after)).filter((j) => Number.isFinite(Date.parse(j.at)));
+    if (page.length > 0) await onPage(page);
+    count += page.length;
+    if (page.length < OWED_PAGE) return count;
+    const last: TimerJob = page[page.length - 1]!;
+    if (after && last.at === after.at && last.incidentId === after.incidentId) return count;
+    after = { at: last.at, incidentId: last.incidentId };
+  }
+}
