@@ -6,7 +6,7 @@ import { reject, type Rejection } from './incident/rejection';
 import { planEffects } from './plan';
 import type { Clock, IncidentStore, Logger, TimerJob } from './ports';
 import type { Policy } from './policy/policy';
-import { dueTimerEvents, withSlaDefaults } from './policy/sla';
+import { dueTimerEvents, noticeOnly, withSlaDefaults } from './policy/sla';
 
 export interface DispatcherDeps {
   store: IncidentStore;
@@ -29,6 +29,14 @@ export type FireResult = { outcome: 'applied'; incident: Incident; events: Event
 
 /** Where an incident is referred to: by id (buttons) or by its number (typed commands). */
 export type IncidentRef = { id: string } | { number: string };
+
+/**
+ * Whether a card or form rendered from `version` is out of date: something a person could act on
+ * changed since (a notice-only timer commit does not count).
+ */
+export function isStale(incident: Incident, version: number): boolean {
+  return version < incident.decisionVersion || version > incident.version;
+}
 
 /** How many times a command is re-decided after losing a compare-and-set race. */
 const MAX_ATTEMPTS = 8;
@@ -68,7 +76,8 @@ export function createDispatcher(deps: DispatcherDeps) {
       next = evolve(next, e, now);
       states.push(next);
     }
-    next = { ...next, version: current.version + 1 };
+    const version = current.version + 1;
+    next = { ...next, version, decisionVersion: noticeOnly(events) ? current.decisionVersion : version };
     const firstSeq = ((await store.lastEntry(current.id))?.seq ?? 0) + 1;
     const entries = entriesFor(next, events, firstSeq, now, actor, platform, states);
     const effects = planEffects(current, next, events, actor, planCtx);
@@ -112,7 +121,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       const now = clock.now().toISOString();
       const decision = decide(current, command, { now, policy, actor, platform: opts.platform });
       if (!decision.ok) return { ...decision, incident: current };
-      if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.version) {
+      if (opts.expectedVersion !== undefined && isStale(current, opts.expectedVersion)) {
         return { ...reject({ reason: 'stale_card' }), incident: current };
       }
       const next = await commitEvents(current, decision.events, actor, opts.platform);
@@ -128,6 +137,8 @@ export function createDispatcher(deps: DispatcherDeps) {
       // Lost the race: decide again on the winner's state (its answer names the winner).
       if (opts.expectedVersion !== undefined) {
         const fresh = await load(ref);
+        // The winner only recorded a notice (an SLA warning): the card is still current, go again.
+        if (fresh && !isStale(fresh, opts.expectedVersion)) continue;
         if (fresh) {
           const again = decide(fresh, command, { now: clock.now().toISOString(), policy, actor, platform: opts.platform });
           if (!again.ok) return { ...again, incident: fresh };

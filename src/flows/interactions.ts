@@ -1,5 +1,5 @@
 import { parseCommand } from './commands/parse';
-import type { Dispatcher } from './dispatch';
+import { isStale, type Dispatcher } from './dispatch';
 import type { Command } from './incident/commands';
 import type { Incident, PersonRef, Platform } from './incident/model';
 import { OPEN_STATUSES } from './incident/model';
@@ -194,7 +194,7 @@ export function createInteractions(dispatcher: Dispatcher) {
     if (probe || id === 'incident.reassign') {
       const check = dryRun(person, incident, probe ?? { type: 'ReassignIncident', toTier: null, toPerson: null, reason: '-' });
       if (check) return refusal(check, incident, locale, person);
-      if (incident.version !== value.version) return refusal({ ok: false, reason: 'stale_card' }, incident, locale, person);
+      if (isStale(incident, value.version)) return refusal({ ok: false, reason: 'stale_card' }, incident, locale, person);
     }
     return { kind: 'form', form, context: { formId: id, incidentId: incident.id, version: value.version, channel: ctx.channel } };
   }

@@ -353,4 +353,19 @@ describe('SLA timers', () => {
     const warnings = (await store.timeline(incident.id)).filter((e) => e.event.type === 'SlaThresholdReached');
     expect(warnings).toHaveLength(1);
   });
+
+  it('a warning does not make a card stale: a click or form from just before it still counts', async () => {
+    const d = dispatcherFor(testPolicy());
+    const incident = await reportAt(d);
+    const seen = incident.version;
+    const warned = await fireNext(d, incident.id);
+    expect(warned.outcome).toBe('applied');
+    expect(warned.incident!.version).toBe(seen + 1);
+    // The desk presses Accept on the card rendered before the warning.
+    const accepted = await d.act(as('zhang.san'), { id: incident.id }, { type: 'AcceptIncident' }, { platform: 'slack', expectedVersion: seen });
+    expect(accepted.ok).toBe(true);
+    // A real change does make that old card stale.
+    const late = await d.act(as('zhang.san'), { id: incident.id }, { type: 'HoldIncident', reason: 'waiting', until: null }, { platform: 'slack', expectedVersion: seen });
+    expect(late).toMatchObject({ ok: false, reason: 'stale_card' });
+  });
 });

@@ -340,6 +340,7 @@ export function createIncident(input: ReportInput, ctx: NewIncidentContext): { o
       id: ctx.id,
       number: `INC-${ctx.seq}`,
       version: 1,
+      decisionVersion: 1,
       title,
       description,
       category,

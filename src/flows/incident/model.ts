@@ -67,6 +67,12 @@ export interface Incident {
   number: string;
   /** Compare-and-set version: 1 after the report, +1 per accepted command. */
   version: number;
+  /**
+   * The version of the last change that altered what a person may do with the incident. A timer
+   * that only records a notice (a warning, a breach, a matrix role notified) bumps `version` but
+   * not this, so a card or a half-filled form from just before it is still current.
+   */
+  decisionVersion: number;
   title: string;
   description: string;
   category: Category;

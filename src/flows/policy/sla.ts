@@ -251,7 +251,7 @@ export function markFired(incident: Incident, event: EventBody): Incident {
  * force now becomes its snapshot, and its hold time so far counts as one pause.
  */
 export function withSlaDefaults(incident: Incident, policy: Policy): Incident {
-  if (incident.sla && incident.watchers) return incident;
+  if (incident.sla && incident.watchers && incident.decisionVersion) return incident;
   const paused = !clocksRunning(incident.status);
   const sla: IncidentSla = incident.sla ?? {
     policy: slaPolicyOf(policy),
@@ -259,6 +259,17 @@ export function withSlaDefaults(incident: Incident, policy: Policy): Incident {
     pausedSince: paused ? (incident.pendingSince ?? incident.resolvedAt ?? incident.reportedAt) : null,
     fired: [],
   };
-  const filled = { ...incident, sla, watchers: incident.watchers ?? [], nextTimerAt: incident.nextTimerAt ?? null };
+  const filled = {
+    ...incident,
+    sla,
+    watchers: incident.watchers ?? [],
+    decisionVersion: incident.decisionVersion ?? incident.version,
+    nextTimerAt: incident.nextTimerAt ?? null,
+  };
   return { ...filled, nextTimerAt: nextTimerAt(filled) };
+}
+
+/** Events that only record a notice: they change nothing a person can do with the incident. */
+export function noticeOnly(events: readonly EventBody[]): boolean {
+  return events.every((e) => e.type === 'SlaThresholdReached' || (e.type === 'EscalationStepReached' && !e.escalated));
 }
