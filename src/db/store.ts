@@ -2,7 +2,7 @@
  * IncidentStore on drizzle, written once against the driver-neutral PgDatabase so PostgreSQL
  * (postgres.js) and PGlite run exactly the same SQL. Driver choice lives in ./index.
  */
-import { and, asc, desc, eq, inArray, isNotNull, lt, lte, ne, notExists, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, lt, lte, ne, notExists, or, sql, type SQL } from 'drizzle-orm';
 import { alias, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Effect } from '../flows/effects';
 import type { TimelineEntry } from '../flows/incident/events';
@@ -143,6 +143,9 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
           and(
             isNotNull(incidents.nextTimerAt),
             lte(incidents.nextTimerAt, bound),
+            // The plain lower bound beside the row comparison lets the planner see a range on the
+            // index: without it PostgreSQL misjudges a restore page and sorts every owed row.
+            after ? gte(incidents.nextTimerAt, toDate(after.at, 'after.at')) : undefined,
             after
               ? sql`(${incidents.nextTimerAt}, ${incidents.id}) > (${toDate(after.at, 'after.at').toISOString()}::timestamptz, ${after.incidentId}::uuid)`
               : undefined,

@@ -90,23 +90,12 @@ export function localeOf(policy: Policy, personKey: string): Locale {
  * The part of the policy that drives an incident's clocks, copied onto the incident when it is
  * reported (DOMAIN.md §5): editing the policy file later does not move running clocks.
  */
-export interface SlaPolicy {
-  warnAt: number;
-  targets: Record<Priority, SlaTarget>;
-  businessHoursFor: Priority[];
-  calendar: BusinessCalendar | null;
+export type SlaPolicy = Policy['sla'] & {
   matrix: Record<Priority, MatrixStep[]>;
   autoCloseAfterMs: number;
-}
+};
 
 /** The snapshot of `policy` that a new incident keeps (a deep copy: plain data, no sharing). */
 export function slaPolicyOf(policy: Policy): SlaPolicy {
-  return structuredClone({
-    warnAt: policy.sla.warnAt,
-    targets: policy.sla.targets,
-    businessHoursFor: policy.sla.businessHoursFor,
-    calendar: policy.sla.calendar,
-    matrix: policy.escalationMatrix,
-    autoCloseAfterMs: policy.autoCloseAfterMs,
-  });
+  return structuredClone({ ...policy.sla, matrix: policy.escalationMatrix, autoCloseAfterMs: policy.autoCloseAfterMs });
 }
