@@ -6,14 +6,21 @@
  *   2. The flow engine (report → accept → resolve → confirm) through the dispatcher on PostgreSQL
  *      and on in-memory PGlite.
  *   3. Outbox drain of ~2,000 queued effects to the fake Slack API.
+ *   4. Timer lateness of both scheduler drivers (in-process, BullMQ on Redis) with 10,000 and
+ *      100,000 pending timers (bench/lib/timers.ts).
+ *   5. The reconcile sweep's query (IncidentStore.owedTimers) over 1,000,000 incidents of which
+ *      100,000 owe a timer, with its EXPLAIN (bench/lib/sweep.ts).
  *
  * Prints tables and writes bench/results/latest.json. See BENCHMARKS.md for what each figure means.
  *
  * Options: --quick (small counts, for checking the runner itself), --requests <n> (per Slack level,
  * default 2000), --wait-idle [s] (first wait up to s seconds, default 60, for the machine to be under
- * 20 % busy), --out <path> (JSON destination, default bench/results/latest.json).
+ * 20 % busy), --out <path> (JSON destination, default bench/results/latest.json), --sections a,b
+ * (any of slack, outbox, flows, timers, sweep; default all). With a subset of sections, the results
+ * are merged into the existing JSON file: the sections not run keep their earlier results, and
+ * `sectionRuns` records when and on what each section was measured.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +35,8 @@ import { machineInfo, pgliteVersion, type MachineInfo } from './lib/machine';
 import { benchOutbox, type OutboxResult } from './lib/outbox';
 import { clickRequest, commandRequest, runLevel, type LevelResult, type Prepared } from './lib/slack-http';
 import { heapAfterGcMb, machineBusyPct, mb, round, startGlobalRssSampler, type LatencySummary } from './lib/stats';
+import { benchSweep, type SweepResult } from './lib/sweep';
+import { benchTimers, type TimerDriver, type TimerScenarioResult } from './lib/timers';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
@@ -36,6 +45,20 @@ const reqArg = args.indexOf('--requests');
 const REQUESTS = reqArg >= 0 ? Number(args[reqArg + 1]) : NaN;
 const idleArg = args.indexOf('--wait-idle');
 const WAIT_IDLE_S = idleArg >= 0 ? Number(args[idleArg + 1] ?? 60) || 60 : 0;
+const SECTION_NAMES = ['slack', 'outbox', 'flows', 'timers', 'sweep'] as const;
+type SectionName = (typeof SECTION_NAMES)[number];
+const sectionsArg = args.indexOf('--sections');
+const SECTIONS: SectionName[] = (() => {
+  if (sectionsArg < 0) return [...SECTION_NAMES];
+  const asked = (args[sectionsArg + 1] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const unknown = asked.filter((x) => !(SECTION_NAMES as readonly string[]).includes(x));
+  if (asked.length === 0 || unknown.length) {
+    process.stderr.write(`--sections takes a comma-separated list of ${SECTION_NAMES.join(', ')}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}\n`);
+    process.exit(2);
+  }
+  return SECTION_NAMES.filter((x) => asked.includes(x)); // always run in the canonical order
+})();
+const ALL_SECTIONS = SECTIONS.length === SECTION_NAMES.length;
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = outArg >= 0 && args[outArg + 1] ? resolve(args[outArg + 1]!) : resolve(here, 'results', 'latest.json');
 
@@ -53,6 +76,19 @@ const CONFIG = {
   rssSampleIntervalMs: 100,
   reporterSlackUser: 'U0REP',
   clickerSlackUser: 'U0DESK',
+  timerDrivers: ['in-process', 'bullmq'] as TimerDriver[],
+  timerBackgroundCounts: QUICK ? [1_000] : [10_000, 100_000],
+  timerMeasured: QUICK ? 200 : 2_000,
+  /** Measured timers are due spread over this window, starting timerFirstDueAfterMs after scheduling begins. */
+  timerSpreadMs: { 'in-process': QUICK ? 2_000 : 10_000, bullmq: QUICK ? 4_000 : 20_000 } as Record<TimerDriver, number>,
+  timerFirstDueAfterMs: 2_000,
+  timerGraceMs: 30_000,
+  redisUrl: process.env.FIREBELL_BENCH_REDIS_URL?.trim() || 'redis://127.0.0.1:6379',
+  sweepRows: QUICK ? 10_000 : 1_000_000,
+  sweepOpen: QUICK ? 1_000 : 100_000,
+  sweepRuns: QUICK ? 50 : 200,
+  sweepWarmupRuns: QUICK ? 5 : 20,
+  sweepWalks: 3,
 };
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
@@ -160,6 +196,44 @@ async function outboxSection(): Promise<OutboxResult> {
   return r;
 }
 
+async function timersSection(): Promise<TimerScenarioResult[]> {
+  log(`Timer lateness (${CONFIG.timerDrivers.join(', ')}; Redis ${CONFIG.redisUrl})`);
+  return benchTimers(sampler, {
+    drivers: CONFIG.timerDrivers,
+    backgroundCounts: CONFIG.timerBackgroundCounts,
+    measured: CONFIG.timerMeasured,
+    spreadMs: CONFIG.timerSpreadMs,
+    firstDueAfterMs: CONFIG.timerFirstDueAfterMs,
+    graceMs: CONFIG.timerGraceMs,
+    redisUrl: CONFIG.redisUrl,
+    log,
+  });
+}
+
+async function sweepSection(): Promise<SweepResult> {
+  log('Reconcile sweep query (PostgreSQL)');
+  return benchSweep(sampler, {
+    rows: CONFIG.sweepRows,
+    open: CONFIG.sweepOpen,
+    runs: CONFIG.sweepRuns,
+    warmup: CONFIG.sweepWarmupRuns,
+    walks: CONFIG.sweepWalks,
+    restoreDrivers: CONFIG.timerDrivers,
+    redisUrl: CONFIG.redisUrl,
+    log,
+  });
+}
+
+/** The machine description when the Slack section (which normally takes it) is not run. */
+async function machineOnly(): Promise<MachineInfo> {
+  const db = await createTestDatabase();
+  try {
+    return await machineInfo(db.url);
+  } finally {
+    await db.drop();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tables
 // ---------------------------------------------------------------------------------------------
@@ -177,11 +251,78 @@ function table(title: string, header: string[], rows: (string | number | null)[]
 
 const lat = (s: LatencySummary) => [s.p50Ms, s.p95Ms, s.p99Ms, s.maxMs];
 
-function printTables(r: { slack: SlackSection; flows: FlowResult[]; outbox: OutboxResult; machine: MachineInfo; peakRssMb: number; durationS: number }) {
+interface Results {
+  slack?: SlackSection;
+  flows?: FlowResult[];
+  outbox?: OutboxResult;
+  timers?: TimerScenarioResult[];
+  sweep?: SweepResult;
+  machine: MachineInfo;
+  peakRssMb: number;
+  durationS: number;
+}
+
+function printTables(r: Results) {
   const { machine: m } = r;
   log('');
   log(`Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryTotalMb} MB RAM, Node ${m.node}, ${m.postgres.split(' on ')[0]}, PGlite ${m.pglite?.split(' ')[0] ?? '?'}, ${m.date}`);
   log(`Load average (1/5/15 min) at start: ${m.loadAvgAtStart.join(' / ')}; machine CPU busy over 1 s before the run: ${m.machineCpuBusyPctAtStart ?? 'n/a'} %`);
+  if (r.slack && r.flows && r.outbox) printCoreTables({ slack: r.slack, flows: r.flows, outbox: r.outbox, peakRssMb: r.peakRssMb });
+  else {
+    if (r.slack) log('(Slack section run without flows and outbox: see the JSON for its figures.)');
+    if (r.flows && !r.slack) log(`Flow engine: ${r.flows.map((f) => `${f.store} ${f.commandsPerSec} commands/s, p99 ${f.all.p99Ms} ms`).join('; ')}`);
+    if (r.outbox && !r.slack) log(`Outbox: ${r.outbox.delivered} effects at ${r.outbox.effectsPerSec} effects/s`);
+  }
+  if (r.timers) printTimerTable(r.timers);
+  if (r.sweep) printSweepTable(r.sweep);
+  log(`Total runtime: ${r.durationS} s.`);
+}
+
+function printTimerTable(rows: TimerScenarioResult[]) {
+  table(
+    'Timer lateness (fake hooks: fire only records; times in ms; RSS is the whole process)',
+    ['driver', 'pending', 'restore s', 'restored/s', 'sched p50', 'sched p99', 'measured', 'fired', 'missing', 'late p50', 'p95', 'p99', 'max', 'RSS MB before→after restore', 'heap@GC MB before→after', 'Redis MB', 'CPU proc %'],
+    rows.map((t) => [
+      t.driver,
+      t.backgroundTimers,
+      t.restore.seconds,
+      t.restore.timersPerSec,
+      t.scheduleCall.p50Ms,
+      t.scheduleCall.p99Ms,
+      t.measuredTimers,
+      t.fired,
+      t.missing,
+      t.lateness?.p50Ms ?? null,
+      t.lateness?.p95Ms ?? null,
+      t.lateness?.p99Ms ?? null,
+      t.lateness?.maxMs ?? null,
+      `${t.rss.beforeRestoreMb}→${t.rss.afterRestoreMb}`,
+      `${t.rss.heapAfterGcBeforeRestoreMb ?? 'n/a'}→${t.rss.heapAfterGcAfterRestoreMb ?? 'n/a'}`,
+      t.redisUsedMemoryMb ? `${t.redisUsedMemoryMb.before}→${t.redisUsedMemoryMb.afterRestore}` : null,
+      t.resources.processCpuPctOfOneCore,
+    ]),
+  );
+  const odd = rows.filter((t) => t.duplicates || t.early || t.backgroundFired || t.scheduledAfterDue);
+  for (const t of odd) log(`  ${t.driver} @${t.backgroundTimers}: duplicates ${t.duplicates}, early ${t.early}, background fired ${t.backgroundFired}, scheduled after due ${t.scheduledAfterDue}`);
+}
+
+function printSweepTable(w: SweepResult) {
+  table(
+    `owedTimers over ${w.rows.toLocaleString('en')} incidents, ${w.openRows.toLocaleString('en')} owing a timer (${w.runs} runs after ${w.warmupRuns} warm-up; ms)`,
+    ['query', 'rows returned', 'p50', 'p95', 'p99', 'max'],
+    [
+      ['periodic sweep: owedTimers(now + 120 s, 500, null)', `${w.periodicSweep.rowsReturned.min}–${w.periodicSweep.rowsReturned.max}`, w.periodicSweep.p50Ms, w.periodicSweep.p95Ms, w.periodicSweep.p99Ms, w.periodicSweep.maxMs],
+      ['restore page: owedTimers(far future, 500, after)', `${w.restorePage.rowsReturned.min}–${w.restorePage.rowsReturned.max}`, w.restorePage.p50Ms, w.restorePage.p95Ms, w.restorePage.p99Ms, w.restorePage.maxMs],
+    ],
+  );
+  log(`Full keyset walk of ${w.fullWalk.timersSeen} owed timers in ${w.fullWalk.pages} pages: ${w.fullWalk.secondsEach.join(' / ')} s.`);
+  log(`Load: ${w.loadS} s (ANALYZE ${w.analyzeS} s); table ${w.tableSizeMb} MB, incidents_next_timer_idx ${w.nextTimerIndexSizeMb} MB, primary key ${w.pkeyIndexSizeMb} MB.`);
+  for (const e of w.explain) log(`EXPLAIN ${e.label}: ${e.nodes.join(' → ')}; incidents_next_timer_idx: ${e.nextTimerIndexAccess ?? 'NOT used'}; execution ${e.executionMs} ms`);
+  log('(The store sends unnamed statements, so its calls get the custom plans; the generic ones are shown for comparison.)');
+  for (const d of w.driverRestore) log(`Full restore through the ${d.driver} driver from this database: ${d.scheduled} timers in ${d.seconds} s (${d.pendingAfter} pending after).`);
+}
+
+function printCoreTables(r: { slack: SlackSection; flows: FlowResult[]; outbox: OutboxResult; peakRssMb: number }) {
   const levels = [...r.slack.commands, ...r.slack.clicks];
   table(
     'Slack ack over HTTP (client, bot and fake Slack in ONE process; RSS is the whole process)',
@@ -246,7 +387,6 @@ function printTables(r: { slack: SlackSection; flows: FlowResult[]; outbox: Outb
   const lite = r.flows.find((f) => f.storeOpened);
   if (lite?.storeOpened) log(`Opening in-memory PGlite and migrating it took RSS from ${lite.storeOpened.rssBeforeMb} to ${lite.storeOpened.rssAfterMb} MB.`);
   log(`Peak RSS during the Slack levels: ${Math.max(...levels.map((l) => l.resourcesUntilDone.rssPeakMb))} MB; process peak over the whole run (PGlite included): ${r.peakRssMb} MB.`);
-  log(`Total runtime: ${r.durationS} s.`);
 }
 
 /** Waits (up to `maxS`) until the whole machine is under 20 % busy over 2 s: other work on a 2-core box skews everything. */
@@ -262,42 +402,87 @@ async function waitForIdleMachine(maxS: number): Promise<{ waitedS: number; last
 }
 
 async function main() {
-  log(`Firebell benchmarks${QUICK ? ' (--quick: small counts, not for publishing)' : ''}`);
+  log(`Firebell benchmarks${QUICK ? ' (--quick: small counts, not for publishing)' : ''}${ALL_SECTIONS ? '' : ` (sections: ${SECTIONS.join(', ')})`}`);
   const idleWait = WAIT_IDLE_S > 0 ? await waitForIdleMachine(WAIT_IDLE_S) : null;
-  const { slack, machine } = await slackSection();
-  // The outbox runs before the flows because PGlite (last) leaves a large RSS behind it.
-  const outbox = await outboxSection();
-  const flows = await flowSection(machine);
+  const has = (x: SectionName) => SECTIONS.includes(x);
+  const sectionTimes: Partial<Record<SectionName, { finishedAt: string; durationS: number }>> = {};
+  const timed = async <T>(name: SectionName, f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const v = await f();
+    sectionTimes[name] = { finishedAt: new Date().toISOString(), durationS: round((performance.now() - t0) / 1000, 1) };
+    return v;
+  };
+  let slack: SlackSection | undefined;
+  let machine: MachineInfo;
+  if (has('slack')) ({ slack, machine } = await timed('slack', slackSection));
+  else machine = await machineOnly();
+  // The outbox runs before the flows because PGlite (last of the original three) leaves a large RSS behind it.
+  const outbox = has('outbox') ? await timed('outbox', outboxSection) : undefined;
+  const flows = has('flows') ? await timed('flows', () => flowSection(machine)) : undefined;
+  const timers = has('timers') ? await timed('timers', timersSection) : undefined;
+  const sweep = has('sweep') ? await timed('sweep', sweepSection) : undefined;
   const durationS = round((performance.now() - began) / 1000, 1);
   const peakRssMb = mb(sampler.peakBytes());
   sampler.stop();
-  const result = {
-    schema: 1,
-    tool: 'bench/run.ts',
-    machine,
-    config: CONFIG,
-    idleWait,
-    finishedAt: new Date().toISOString(),
-    durationS,
-    process: {
-      peakRssMb,
-      slackPhasePeakRssMb: Math.max(...[...slack.commands, ...slack.clicks].map((l) => l.resourcesUntilDone.rssPeakMb)),
-      note: 'RSS is sampled every 100 ms for the whole Node process, which holds the load-generating client, the bot and the fake Slack API (which keeps every call, message and reply in memory).',
-    },
-    targets: {
-      slackAckDeadlineMs: 3000,
-      issue7: { ackP99MsAt200Concurrent: 100, memoryMb: 200 },
-    },
-    slack,
-    flows,
-    outbox,
+  const targets = {
+    slackAckDeadlineMs: 3000,
+    issue7: { ackP99MsAt200Concurrent: 100, memoryMb: 200 },
+    timers: { latenessP99Ms: 1000, withPendingTimers: [10_000, 100_000] },
+    reconcileSweep: { maxMs: 100, incidents: 1_000_000, open: 100_000, mustUseIndex: 'incidents_next_timer_idx' },
   };
-  printTables({ slack, flows, outbox, machine, peakRssMb, durationS });
+  const ran = { slack, outbox, flows, timers, sweep };
+  const sectionRuns: Record<string, unknown> = {};
+  for (const name of SECTIONS) sectionRuns[name] = { ...sectionTimes[name], machine, quick: QUICK, idleWait, processPeakRssMbSoFar: peakRssMb };
+
+  let result: Record<string, unknown>;
+  let merged = false;
+  if (ALL_SECTIONS) {
+    result = {
+      schema: 1,
+      tool: 'bench/run.ts',
+      machine,
+      config: CONFIG,
+      idleWait,
+      finishedAt: new Date().toISOString(),
+      durationS,
+      process: {
+        peakRssMb,
+        slackPhasePeakRssMb: slack ? Math.max(...[...slack.commands, ...slack.clicks].map((l) => l.resourcesUntilDone.rssPeakMb)) : null,
+        note: 'RSS is sampled every 100 ms for the whole Node process, which holds the load-generating client, the bot and the fake Slack API (which keeps every call, message and reply in memory).',
+      },
+      targets,
+      sectionRuns,
+      ...ran,
+    };
+  } else {
+    // A subset: keep the other sections' earlier results (and the run they came from) in the file.
+    let previous: Record<string, unknown> = {};
+    try {
+      const p = JSON.parse(await readFile(OUT, 'utf8')) as Record<string, unknown>;
+      if (p && typeof p === 'object' && p.schema === 1) previous = p;
+    } catch {
+      // no earlier file: write the subset alone
+    }
+    merged = Object.keys(previous).length > 0;
+    const fresh: Record<string, unknown> = {};
+    for (const name of SECTIONS) fresh[name] = ran[name];
+    result = {
+      ...previous,
+      schema: 1,
+      tool: 'bench/run.ts',
+      ...(merged ? {} : { machine, config: CONFIG, idleWait, finishedAt: new Date().toISOString(), durationS }),
+      targets: { ...((previous.targets as object | undefined) ?? {}), ...targets },
+      sectionConfig: { ...((previous.sectionConfig as object | undefined) ?? {}), ...Object.fromEntries(SECTIONS.map((n) => [n, CONFIG])) },
+      sectionRuns: { ...((previous.sectionRuns as object | undefined) ?? {}), ...sectionRuns },
+      ...fresh,
+    };
+  }
+  printTables({ ...ran, machine, peakRssMb, durationS });
   await mkdir(dirname(OUT), { recursive: true });
   const tmp = `${OUT}.${process.pid}.tmp`;
   await writeFile(tmp, `${JSON.stringify(result, null, 2)}\n`);
   await rename(tmp, OUT);
-  log(`Wrote ${OUT}`);
+  log(`Wrote ${OUT}${merged ? ` (sections ${SECTIONS.join(', ')} merged into the earlier results)` : ''}`);
 }
 
 main().then(
