@@ -21,6 +21,7 @@ import {
   type Tier,
 } from '../../src/flows/incident/model';
 import type { Policy } from '../../src/flows/policy/policy';
+import { clocksRunning, dueTimerEvents, instantOfSlaMs, slaElapsedMs, stepKeys, warnMs } from '../../src/flows/policy/sla';
 import { TEST_PEOPLE, guestRef, personRef, testPolicy, type TestPersonKey } from '../support/policy';
 import { INCIDENT_ID, T0 } from './fixtures';
 
@@ -366,5 +367,82 @@ describe('lifecycle invariants (property)', () => {
     );
     expect(accepted).toBeGreaterThan(2000);
     expect(refused).toBeGreaterThan(1000);
+  });
+
+  it('timers interleaved with commands: each notice once, only while the clocks run, never early, and nothing left due', () => {
+    // DOMAIN.md's matrix and targets, every timer applied the moment it is due (as a scheduler would).
+    const sla = testPolicy({ escalation_matrix: undefined });
+    const seenTimers = new Set<string>();
+    fc.assert(
+      fc.property(scenario, (sc) => {
+        const reporter = PEOPLE[sc.reporter]!;
+        const built = createIncident(
+          { title: 'Random incident', category: sc.category, impact: sc.impact, urgency: sc.urgency },
+          { id: INCIDENT_ID, seq: 1, now: T0, policy: sla, reporter, origin: { platform: 'slack', channel: 'D0' } },
+        );
+        if (!built.ok) throw new Error('report refused');
+        let state = built.incident;
+        let now = Date.parse(T0);
+        const fired = new Map<string, number>();
+        let lastElapsed = 0;
+
+        /** Applies every timer due by `until`, one due instant at a time, as a driver fires them. */
+        const runTimersUntil = (until: number) => {
+          for (let guard = 0; guard < 50 && state.nextTimerAt && Date.parse(state.nextTimerAt) <= until; guard++) {
+            const at = Date.parse(state.nextTimerAt);
+            const events = dueTimerEvents(state, at, sla);
+            expect(events.length, 'a stored next timer always has something due').toBeGreaterThan(0);
+            const running = clocksRunning(state.status);
+            for (const e of events) {
+              if (e.type === 'SlaThresholdReached' || e.type === 'EscalationStepReached') {
+                // Clock notices only while the clocks run, and never before their mark.
+                expect(running).toBe(true);
+                const keys = e.type === 'SlaThresholdReached' ? [`${e.clock}:${e.threshold}`] : stepKeys(e);
+                for (const key of keys) fired.set(key, (fired.get(key) ?? 0) + 1);
+                seenTimers.add(e.type === 'SlaThresholdReached' ? `${e.clock}:${e.threshold}` : 'matrix');
+                const mark = e.type === 'EscalationStepReached' ? e.afterMs : e.threshold === 'warn' ? warnMs(state, e.clock) : e.targetMs;
+                expect(slaElapsedMs(state, at)).toBeGreaterThanOrEqual(mark);
+              }
+              if (e.type === 'IncidentEscalated') expect(TIERS.indexOf(e.toTier)).toBeGreaterThan(TIERS.indexOf(e.fromTier));
+              if (e.type === 'IncidentResumed') expect(state.status).toBe('pending');
+              if (e.type === 'IncidentClosed') expect(state.status).toBe('resolved');
+              state = evolve(state, e, new Date(at).toISOString());
+            }
+            state = { ...state, version: state.version + 1 };
+            // Idempotent: right after applying, nothing more is due at that instant. (A wait-until
+            // resume restarts the clocks, and what they owe is due then: the next round fires it,
+            // as the scheduler does on the commit that follows.)
+            if (!events.some((e) => e.type === 'IncidentResumed')) {
+              expect(dueTimerEvents(state, at, sla)).toEqual([]);
+              if (state.nextTimerAt) expect(Date.parse(state.nextTimerAt)).toBeGreaterThan(at);
+            }
+          }
+        };
+
+        for (const s of sc.steps) {
+          now += s.dtMin * MIN;
+          runTimersUntil(now);
+          const iso = new Date(now).toISOString();
+          const who = resolveActor(s.actor, state, sla, s.command.type);
+          const decision = decide(state, toCommand(s.command, iso), { now: iso, policy: sla, actor: who, platform: who.kind === 'system' ? 'system' : 'slack' });
+          if (decision.ok) {
+            for (const e of decision.events) state = evolve(state, e, iso);
+            state = { ...state, version: state.version + 1 };
+          }
+          // SLA time never runs backwards, never outruns the wall clock, and excludes every hold.
+          const elapsed = slaElapsedMs(state, now);
+          expect(elapsed).toBeGreaterThanOrEqual(lastElapsed);
+          expect(elapsed).toBeLessThanOrEqual(now - Date.parse(T0) - state.pendingMs);
+          lastElapsed = elapsed;
+          // A paused incident has no clock instant; a running one has one for every open mark.
+          if (!clocksRunning(state.status)) expect(instantOfSlaMs(state, 1)).toBeNull();
+        }
+        // Each notice and each matrix step at most once per incident.
+        for (const [key, n] of fired) expect(n, key).toBe(1);
+      }),
+      { numRuns: 1000 },
+    );
+    // The generator reaches warnings, breaches and matrix steps, or the property says little.
+    expect([...seenTimers].sort()).toEqual(['matrix', 'resolution:breach', 'resolution:warn', 'response:breach', 'response:warn']);
   });
 });

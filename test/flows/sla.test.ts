@@ -15,6 +15,7 @@ import type { Policy } from '../../src/flows/policy/policy';
 import { silentLogger } from '../../src/logger';
 import { personRef, testPolicy, testPolicyDoc, type TestPersonKey } from '../support/policy';
 import { buildPolicy } from '../../src/config/policy-schema';
+import { timerItems as timerItemsOf } from '../../src/flows/policy/sla';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -367,5 +368,29 @@ describe('SLA timers', () => {
     // A real change does make that old card stale.
     const late = await d.act(as('zhang.san'), { id: incident.id }, { type: 'HoldIncident', reason: 'waiting', until: null }, { platform: 'slack', expectedVersion: seen });
     expect(late).toMatchObject({ ok: false, reason: 'stale_card' });
+  });
+
+  it('a priority change follows the new row of the matrix without repeating what was done', async () => {
+    const d = dispatcherFor(withMatrix());
+    const t0 = now;
+    const p1 = await reportAt(d, { impact: 'high', urgency: 'high' });
+    await fireNext(d, p1.id); // P1: project manager at once
+    now = t0 + 40 * MIN;
+    // The desk downgrades it to P3: P3's row wants L1 at 0m and L2 at 30m (both past), and the
+    // project manager at 4h, who has already been told.
+    const changed = await d.act(as('zhang.san'), { id: p1.id }, { type: 'ChangePriority', priority: 'P3', reason: 'only one team affected' }, { platform: 'slack' });
+    expect(changed.ok).toBe(true);
+    const caughtUp = await d.fire({ incidentId: p1.id, generation: changed.ok ? changed.incident.version : 0, at: new Date(now).toISOString() });
+    expect(caughtUp.outcome === 'applied' && caughtUp.events.map((e) => (e.type === 'IncidentEscalated' ? `to:${e.toTier}` : e.type))).toEqual([
+      'EscalationStepReached',
+      'to:l1',
+      'EscalationStepReached',
+      'to:l2',
+    ]);
+    const state = (await d.load({ id: p1.id }))!;
+    expect(state.tier).toBe('l2');
+    // The next matrix step is management at 12h: the 4h project-manager step is already done.
+    const steps = timerItemsOf(state).filter((i) => i.kind === 'matrix');
+    expect(steps.map((i) => new Date(i.at).toISOString())).toEqual([new Date(t0 + 12 * HOUR).toISOString()]);
   });
 });

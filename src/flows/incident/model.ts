@@ -136,7 +136,7 @@ export interface IncidentSla {
   pauses: { from: string; to: string }[];
   /** Start of the pause in force now, or null while the clocks run. */
   pausedSince: string | null;
-  /** What has been done once and must never be done again: `response:warn`, `matrix:2`, … */
+  /** What has been done once and must never be done again: `response:warn`, `tier:l2`, `role:management`, … */
   fired: string[];
 }
 

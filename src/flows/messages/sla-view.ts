@@ -4,7 +4,7 @@
  */
 import type { Incident, Tier } from '../incident/model';
 import type { Locale, Policy } from '../policy/policy';
-import { clockView, instantOfSlaMs, timerItems, type ClockView } from '../policy/sla';
+import { clockView, instantOfSlaMs, stepKeys, timerItems, type ClockView } from '../policy/sla';
 import { t, type MessageKey } from './catalog';
 import { formatTime, humanDuration, truncate } from './format';
 
@@ -70,7 +70,7 @@ export function slaDetails(incident: Incident, now: number, locale: Locale, poli
       .filter(Boolean)
       .join(', ');
     const after = humanDuration(step.afterMs, locale);
-    if (incident.sla.fired.includes(`matrix:${i}`)) lines.push(l('sla.view.step.done', { after, what }));
+    if (stepKeys(step).every((k) => incident.sla.fired.includes(k))) lines.push(l('sla.view.step.done', { after, what }));
     else {
       const at = instantOfSlaMs(incident, step.afterMs);
       lines.push(at === null ? l('sla.view.step.paused', { after, what }) : l('sla.view.step.due', { after, what, due: formatTime(new Date(at).toISOString(), locale, tz) }));

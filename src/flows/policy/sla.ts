@@ -165,10 +165,10 @@ export function timerItems(incident: Incident): TimerItem[] {
       }
     }
     matrixSteps(incident.sla.policy, incident).forEach((step, i) => {
-      const key = `matrix:${i}`;
-      if (fired.has(key)) return;
+      const keys = stepKeys(step);
+      if (keys.every((k) => fired.has(k))) return;
       const at = instantOfSlaMs(incident, step.afterMs);
-      if (at !== null && Number.isFinite(at)) items.push({ kind: 'matrix', key, step: i, at });
+      if (at !== null && Number.isFinite(at)) items.push({ kind: 'matrix', key: keys.join('+'), step: i, at });
     });
   }
   if (incident.status === 'pending' && incident.waitUntil) items.push({ kind: 'wait', key: 'wait', at: Date.parse(incident.waitUntil) });
@@ -180,6 +180,16 @@ export function timerItems(incident: Incident): TimerItem[] {
 
 function matrixSteps(policy: SlaPolicy, incident: Incident) {
   return policy.matrix[incident.priority] ?? [];
+}
+
+/**
+ * What a matrix step does, as the keys that record it done: `tier:l2` (the ticket had to reach L2
+ * once) and `role:management` (management was told once). Keyed by what was done rather than by
+ * the step's position, so a priority change (another row of the matrix) neither repeats a notice
+ * nor skips what the new row still asks for.
+ */
+export function stepKeys(step: { tier: string | null; role: string | null }): string[] {
+  return [step.tier ? `tier:${step.tier}` : null, step.role ? `role:${step.role}` : null].filter((k): k is string => k !== null);
 }
 
 /** The derived `nextTimerAt` of an incident (ISO), or null when nothing is owed. */
@@ -215,15 +225,21 @@ export function dueTimerEvents(incident: Incident, now: number, policy: Policy):
   }
   let tier = incident.tier;
   const steps = matrixSteps(incident.sla.policy, incident);
+  const done = new Set(incident.sla.fired);
   for (const item of due) {
     if (item.kind !== 'matrix') continue;
     const step = steps[item.step]!;
-    const escalate = step.tier !== null && tierRank(tier) < tierRank(step.tier) && ESCALATABLE.includes(incident.status);
-    const notified = step.role ? [...policy.roles[step.role]] : [];
-    events.push({ type: 'EscalationStepReached', step: item.step, afterMs: step.afterMs, tier: step.tier, role: step.role, escalated: escalate, notified });
-    if (escalate && step.tier) {
-      events.push({ type: 'IncidentEscalated', fromTier: tier, toTier: step.tier, reason: '', matrixAfterMs: step.afterMs });
-      tier = step.tier;
+    // Only the parts of the step not done before (under this priority's row or another's).
+    const stepTier = step.tier && !done.has(`tier:${step.tier}`) ? step.tier : null;
+    const stepRole = step.role && !done.has(`role:${step.role}`) ? step.role : null;
+    if (!stepTier && !stepRole) continue;
+    for (const k of stepKeys({ tier: stepTier, role: stepRole })) done.add(k);
+    const escalate = stepTier !== null && tierRank(tier) < tierRank(stepTier) && ESCALATABLE.includes(incident.status);
+    const notified = stepRole ? [...policy.roles[stepRole]] : [];
+    events.push({ type: 'EscalationStepReached', step: item.step, afterMs: step.afterMs, tier: stepTier, role: stepRole, escalated: escalate, notified });
+    if (escalate && stepTier) {
+      events.push({ type: 'IncidentEscalated', fromTier: tier, toTier: stepTier, reason: '', matrixAfterMs: step.afterMs });
+      tier = stepTier;
     }
   }
   if (due.some((d) => d.kind === 'wait')) events.push({ type: 'IncidentResumed' });
@@ -237,7 +253,7 @@ export function markFired(incident: Incident, event: EventBody): Incident {
   if (event.type === 'SlaThresholdReached') {
     add = event.threshold === 'breach' ? [`${event.clock}:warn`, `${event.clock}:breach`] : [`${event.clock}:warn`];
   } else if (event.type === 'EscalationStepReached') {
-    add = [`matrix:${event.step}`];
+    add = stepKeys(event);
   } else {
     return incident;
   }
