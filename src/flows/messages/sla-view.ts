@@ -62,7 +62,7 @@ export function slaDetails(incident: Incident, now: number, locale: Locale, poli
   const steps = sp.matrix[incident.priority] ?? [];
   lines.push(l('sla.view.matrix'));
   if (steps.length === 0) lines.push(l('sla.view.step.none', { priority: incident.priority }));
-  steps.forEach((step, i) => {
+  steps.forEach((step) => {
     const what = [
       step.tier ? l('sla.view.step.tier', { tier: l(`tier.${step.tier}` as MessageKey) }) : null,
       step.role ? l('sla.view.step.role', { role: l(`role.${step.role}` as MessageKey) }) : null,
