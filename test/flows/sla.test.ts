@@ -393,4 +393,20 @@ describe('SLA timers', () => {
     const steps = timerItemsOf(state).filter((i) => i.kind === 'matrix');
     expect(steps.map((i) => new Date(i.at).toISOString())).toEqual([new Date(t0 + 12 * HOUR).toISOString()]);
   });
+
+  it('notices are in each person’s language: the assignee’s DM in Chinese, the queue in the deployment’s', async () => {
+    const doc = testPolicyDoc();
+    (doc.people as Record<string, { name: string; slack: string; locale?: 'zh-CN' | 'en' }>)['zhang.san']!.locale = 'zh-CN';
+    const d = dispatcherFor(buildPolicy(doc));
+    const incident = await reportAt(d);
+    await d.act(as('zhang.san'), { id: incident.id }, { type: 'AcceptIncident' }, { platform: 'slack' });
+    await fireNext(d, incident.id);
+    const notices = texts(await outbox(incident.id), 'notify.sla.resolution.warn');
+    const dm = notices.find((n) => n.target.type === 'user')!;
+    const queue = notices.find((n) => n.target.type === 'channel')!;
+    expect(dm.locale).toBe('zh-CN');
+    expect(dm.text).toContain('解决时限');
+    expect(queue.locale).toBe('en');
+    expect(queue.text).toContain('the resolution target');
+  });
 });
