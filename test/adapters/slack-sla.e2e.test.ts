@@ -5,6 +5,8 @@
  * due times and says when a clock is warned or breached; `/incident sla` shows the clocks.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { personActor } from '../../src/flows/people';
+import { personRef, testPolicy } from '../support/policy';
 import { startSlackBot, type SlackBotHarness } from '../support/slack-bot';
 import { DESK_QUEUE, escalatingPolicy, expectAutomaticEscalations, expectScenarioOnce, noticesFor, reportIncident, secondScalePolicy, waitForScenario } from '../support/sla-scenario';
 
@@ -73,6 +75,37 @@ describe('SLA notices on Slack, embedded scheduler', () => {
     const e = await startSlackBot(escalatingPolicy());
     try {
       await expectAutomaticEscalations(e, 'Core switch port flapping');
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('a wait-until hold resumes by itself and tells the assignee; a resolved incident nobody confirms closes itself and says so', async () => {
+    const e = await startSlackBot(testPolicy({ auto_close_after: '2s' }));
+    try {
+      const { number, id } = await reportIncident(e, 'Scanner on 2F offline');
+      const desk = personActor(personRef('zhang.san'));
+      const d = e.bot.dispatcher;
+      // The setup goes through the dispatcher (the Slack clicks for it are tested elsewhere).
+      expect((await d.act(desk, { id }, { type: 'AcceptIncident' }, { platform: 'slack' })).ok).toBe(true);
+      const until = new Date(Date.now() + 1500).toISOString();
+      expect((await d.act(desk, { id }, { type: 'HoldIncident', reason: 'waiting for the spare part', until }, { platform: 'slack' })).ok).toBe(true);
+      await e.fake.waitFor(() => e.messagesIn('U0DESK').some((m) => (m.text ?? '').includes(`${number}`) && (m.text ?? '').includes('the wait is over')), 10_000);
+      const resumed = (await e.bot.store.get(id))!;
+      expect(resumed.status).toBe('in_progress');
+      expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(until));
+
+      expect((await d.act(desk, { id }, { type: 'ResolveIncident', code: 'fixed', note: 'part replaced' }, { platform: 'slack' })).ok).toBe(true);
+      const resolvedAt = Date.parse((await e.bot.store.get(id))!.resolvedAt!);
+      await e.fake.waitFor(() => e.messagesIn('U0REP').some((m) => (m.text ?? '').includes(`${number} was closed automatically`)), 10_000);
+      const closed = (await e.bot.store.get(id))!;
+      expect(closed.status).toBe('closed');
+      expect(Date.parse(closed.closedAt!) - resolvedAt).toBeGreaterThanOrEqual(2000);
+      const last = (await e.bot.store.timeline(id)).at(-1)!;
+      expect(last).toMatchObject({ automatic: true, event: { type: 'IncidentClosed', automatic: true } });
+      // The reporter's confirm card turned into the rating card; the queue card says it closed itself.
+      await e.fake.waitFor(() => e.messagesIn('U0REP').some((m) => e.textOf(m).includes('How satisfied')), 5000);
+      await e.fake.waitFor(() => e.messagesIn('C0DESK').some((m) => e.textOf(m).includes('Closed automatically')), 5000);
     } finally {
       await e.close();
     }
