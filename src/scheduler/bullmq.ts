@@ -5,6 +5,12 @@ import { OUTBOX_RETRY_FLOOR_MS, sweepOwed, type Scheduler, type SchedulerHooks }
 
 const TIMER_ATTEMPTS = 5;
 const HOUSEKEEPING_EVERY_MS = 3_600_000;
+/**
+ * How often each process checks that Redis still has its data (one SET NX of a marker key). A
+ * flush or a failover to an empty replica is then repaired within a second, not at the next
+ * periodic sweep: with second-scale targets, a 30 s gap would make notices late.
+ */
+const LOSS_CHECK_MS = 1000;
 /** A timer job picked up this much early (clock skew between hosts) waits in the worker... */
 const EARLY_SLEEP_MAX_MS = 2000;
 /** The same Redis error (every reconnect attempt raises one per connection) is logged once per window. */
@@ -34,6 +40,8 @@ export interface BullmqSchedulerOptions {
   timerBackoffMs?: number;
   /** Longest wait for Redis in schedule(), kickOutbox() and sweeps before giving up (logged). Default 5000 ms. */
   redisTimeoutMs?: number;
+  /** How often this process checks that Redis still has its data. Default 1000 ms. */
+  lossCheckMs?: number;
 }
 
 /** The BullMQ driver, with read-only views for tests, /readyz and operators. */
@@ -121,6 +129,32 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
   /** Fires running in this process, for flush(). */
   const localFires = new Set<Promise<void>>();
   let watchdog: NodeJS.Timeout | null = null;
+  let lossCheck: NodeJS.Timeout | null = null;
+  /** A marker only Redis losing its data removes (the processes set it, nothing deletes it). */
+  const markerKey = `${prefix}:firebell-marker`;
+  let repairing = false;
+
+  /**
+   * Sets the marker if it is missing; true when it was missing, i.e. Redis lost its data since
+   * someone last set it (or this is the first process ever on this prefix).
+   */
+  async function markerWasMissing(): Promise<boolean> {
+    return (await redisOp(producer.set(markerKey, new Date().toISOString(), 'NX'), 'check the marker key')) === 'OK';
+  }
+
+  /** Redis lost its data: re-create the repeatable jobs and every owed timer at once. */
+  async function repairAfterLoss() {
+    if (repairing || stopped) return;
+    repairing = true;
+    try {
+      logger.warn('Redis lost its data (flush or failover): re-creating the repeatable jobs and every owed timer');
+      await ensureSchedulers();
+      const n = await reconcile({ horizonMs: null });
+      logger.info('timers re-created from the database', { count: n });
+    } finally {
+      repairing = false;
+    }
+  }
 
   /** Races a Redis call against redisTimeoutMs: before the first connect, BullMQ waits forever. */
   function redisOp<T>(p: Promise<T>, what: string): Promise<T> {
@@ -284,6 +318,8 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
       closing = true;
       if (watchdog) clearInterval(watchdog);
       watchdog = null;
+      if (lossCheck) clearInterval(lossCheck);
+      lossCheck = null;
       // Workers first: they take no new job and BullMQ waits for the active ones.
       await Promise.allSettled(workers.map((w) => w.close()));
       try {
@@ -349,6 +385,14 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
         ensureSchedulers().catch((err: unknown) => redisError('scheduler watchdog', err));
       }, Math.max(250, reconcileEveryMs));
       watchdog.unref();
+      // The first check only sets the marker: the full reconcile below covers this start.
+      await markerWasMissing().catch((err: unknown) => redisError('marker check', err));
+      lossCheck = setInterval(() => {
+        markerWasMissing()
+          .then((lost) => (lost ? repairAfterLoss() : undefined))
+          .catch((err: unknown) => redisError('marker check', err));
+      }, opts.lossCheckMs ?? LOSS_CHECK_MS);
+      lossCheck.unref();
 
       try {
         const n = await reconcile({ horizonMs: null });

@@ -193,7 +193,8 @@ describe('bullmq scheduler', () => {
 
   it('after Redis lost its data (FLUSHDB), reconcile() re-creates every pending timer and they fire', async () => {
     const hooks = recordingHooks();
-    const { s } = make(hooks, { reconcileEveryMs: 60_000 });
+    // No automatic repair in this test: it is about reconcile() itself.
+    const { s } = make(hooks, { reconcileEveryMs: 60_000, lossCheckMs: 600_000 });
     await s.start();
     const jobs = [timer(1200), timer(1300), timer(1400)];
     hooks.owedJobs.push(...jobs);
@@ -205,6 +206,21 @@ describe('bullmq scheduler', () => {
     expect((await s.pendingTimerIds()).sort()).toEqual(jobs.map(timerJobId).sort());
     await waitFor(() => hooks.fired.length === 3, 'the re-created timers to fire');
     for (const f of hooks.fired) expect(f.atMs).toBeGreaterThanOrEqual(Date.parse(f.job.at));
+  });
+
+  it('after FLUSHDB, the marker check notices within about a second and re-creates every owed timer, long before the periodic sweep', async () => {
+    const hooks = recordingHooks();
+    const { s, logger } = make(hooks, { reconcileEveryMs: 60_000, reconcileHorizonMs: 10_000 });
+    await s.start();
+    // Far beyond the periodic sweep's horizon too: only a full reconcile brings this one back.
+    const jobs = [timer(2500), timer(600_000)];
+    hooks.owedJobs.push(...jobs);
+    for (const j of jobs) await s.schedule(j);
+    await loseRedisData();
+    await waitFor(async () => (await s.pendingTimerIds()).length === 2, 'the repair to re-create both timers', 3000);
+    expect(logger.lines.some((l) => l.msg.startsWith('Redis lost its data'))).toBe(true);
+    await waitFor(() => hooks.fired.length === 1, 'the near timer to fire');
+    expect(hooks.fired[0]!.atMs).toBeGreaterThanOrEqual(Date.parse(jobs[0]!.at));
   });
 
   it('the repeatable reconcile job alone re-creates lost timer jobs within its period', async () => {

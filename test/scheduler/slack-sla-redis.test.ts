@@ -28,10 +28,11 @@ describe('SLA timers on BullMQ and real Redis', () => {
     // Fail loudly when Redis is not there: these tests must never be skipped.
     expect(await redis.ping()).toBe('PONG');
     await redis.flushdb();
-    a = await startSlackBot(secondScalePolicy(), { redisUrl: REDIS_URL, redisPrefix: prefix, reconcileEveryMs: 500 });
+    // The default 30 s sweep: after a flush, only the marker check can repair in time.
+    a = await startSlackBot(secondScalePolicy(), { redisUrl: REDIS_URL, redisPrefix: prefix });
     expect(a.bot.scheduler.kind).toBe('bullmq');
     // A second bot process joins the same deployment: same database, same Redis, same Slack.
-    b = await startSlackBot(secondScalePolicy(), { redisUrl: REDIS_URL, redisPrefix: prefix, reconcileEveryMs: 500, join: a });
+    b = await startSlackBot(secondScalePolicy(), { redisUrl: REDIS_URL, redisPrefix: prefix, join: a });
   });
   afterAll(async () => {
     await b?.close();
@@ -55,7 +56,8 @@ describe('SLA timers on BullMQ and real Redis', () => {
     await redis.flushdb();
     expect(await redis.keys(`${prefix}:*`)).toEqual([]);
 
-    // Left alone, the sweep re-creates the timers from the database (next_timer_at)...
+    // Left alone, the bots notice the loss within a second and re-create the timers from the
+    // database (next_timer_at)...
     const restored = async () => (await redis.keys(`${prefix}:timers:t-*`)).length;
     const deadline = Date.now() + 5000;
     while ((await restored()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
