@@ -66,7 +66,6 @@ function notifyParams(e: EventBody, incident: Incident, actor: Actor, locale: Lo
     params.status = t(locale, `status.${incident.status}` as MessageKey);
     if (e.role) params.role = t(locale, `role.${e.role}` as MessageKey);
   }
-  if (e.type === 'IncidentResumed' && incident.waitUntil === null) params.until = '';
   if (e.type === 'IncidentReassigned') params.target = e.assignee ? `${e.assignee.name} (${tier(e.toTier)})` : tier(e.toTier);
   if (e.type === 'IncidentHeld' && e.until) params.until = formatTime(e.until, locale, policy.timeZone);
   if (e.type === 'PriorityChanged') {
@@ -212,24 +211,27 @@ const WATCHER_NEWS = new Set<EventBody['type']>(['IncidentEscalated', 'IncidentR
  */
 function timerEffects(after: Incident, events: EventBody[], actor: Actor, ctx: PlanContext): Effect[] {
   const out: Effect[] = [];
-  const system = actor;
+  // Watchers hear of what others did: not of their own actions, not twice as the assignee too.
+  const watchers = after.watchers.filter((w) => w !== (actor.kind === 'person' ? actor.person.id : null));
   for (const e of events) {
     if (e.type === 'SlaThresholdReached') {
       const key = `notify.sla.${e.clock}.${e.threshold}` as MessageKey;
       if (after.assignee) {
-        out.push(...dm(after.assignee.id, key, e, after, system, ctx));
-        out.push(...queueThreads(after, ctx, false, key, e, system));
+        out.push(...dm(after.assignee.id, key, e, after, actor, ctx));
+        out.push(...queueThreads(after, ctx, false, key, e, actor));
       } else {
-        out.push(...queueThreads(after, ctx, true, key, e, system));
+        out.push(...queueThreads(after, ctx, true, key, e, actor));
       }
-      if (e.threshold === 'breach') for (const w of after.watchers) out.push(...dm(w, key, e, after, system, ctx));
+      if (e.threshold === 'breach') {
+        for (const w of watchers) if (w !== after.assignee?.id) out.push(...dm(w, key, e, after, actor, ctx));
+      }
     } else if (e.type === 'EscalationStepReached' && e.role) {
-      for (const person of e.notified) out.push(...dm(person, 'notify.matrix.role', e, after, system, ctx));
+      for (const person of e.notified) out.push(...dm(person, 'notify.matrix.role', e, after, actor, ctx));
     } else if (e.type === 'IncidentResumed' && after.assignee && actor.kind === 'system') {
-      out.push(...dm(after.assignee.id, 'notify.wait_over', e, after, system, ctx));
+      out.push(...dm(after.assignee.id, 'notify.wait_over', e, after, actor, ctx));
     } else if (WATCHER_NEWS.has(e.type)) {
       const key = `notify.watch.${e.type}` as MessageKey;
-      for (const w of after.watchers) out.push(...dm(w, key, e, after, system, ctx));
+      for (const w of watchers) out.push(...dm(w, key, e, after, actor, ctx));
     }
   }
   return out;

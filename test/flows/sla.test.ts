@@ -229,6 +229,12 @@ describe('SLA timers', () => {
     expect(now - t0).toBe(12 * HOUR);
     expect(mgmt.outcome === 'applied' && mgmt.events[0]).toMatchObject({ role: 'management', notified: ['boss.he'] });
     expect((await d.load({ id: incident.id }))!.watchers).toEqual(['pm.gao', 'boss.he']);
+
+    // The watchers hear of the resolution.
+    await d.act(as('wang.wu'), { id: incident.id }, { type: 'ResolveIncident', code: 'fixed', note: 'replaced the switch' }, { platform: 'slack' });
+    const told = texts(await outbox(incident.id), 'notify.watch.IncidentResolved');
+    expect(told.map((m) => m.target.id).sort()).toEqual(['U0MGMT', 'U0PM']);
+    expect(told[0]!.text).toContain('resolved by Wang Wu');
   });
 
   it('P1 notifies the project manager at once and management at 30m; P2 starts at L2; P4 waits 30m for L1', async () => {
