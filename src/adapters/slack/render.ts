@@ -42,12 +42,12 @@ export function renderCard(card: NeutralCard): RenderedMessage {
   if (card.body) {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: cut(escapeMrkdwn(card.body), L.sectionText, warnings, 'body') } });
   }
-  const fields = card.fields.slice(0, L.sectionFields);
-  if (card.fields.length > L.sectionFields) warnings.push(`${card.fields.length - L.sectionFields} fields dropped`);
-  if (fields.length) {
+  // A section holds at most 10 fields (Block Kit limit): more go into further sections, so the
+  // SLA due times after the record's own fields are never dropped.
+  for (let i = 0; i < card.fields.length; i += L.sectionFields) {
     blocks.push({
       type: 'section',
-      fields: fields.map((f) => ({
+      fields: card.fields.slice(i, i + L.sectionFields).map((f) => ({
         type: 'mrkdwn',
         text: cut(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, L.fieldText, warnings, f.label),
       })),
