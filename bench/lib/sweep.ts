@@ -25,12 +25,12 @@ import { systemClock } from '../../src/flows/ports';
 import { silentLogger } from '../../src/logger';
 import { createBullmqScheduler } from '../../src/scheduler/bullmq';
 import { createInProcessScheduler } from '../../src/scheduler/in-process';
-import { FAR_FUTURE, type SchedulerHooks } from '../../src/scheduler/types';
+import { FAR_FUTURE, OWED_PAGE, type SchedulerHooks } from '../../src/scheduler/types';
 import { createTestDatabase } from '../../test/support/pg';
 import { round, summarize, watchPhase, type LatencySummary, type PhaseResources, type RssSampler } from './stats';
 import { obliterate, type TimerDriver } from './timers';
 
-const PAGE = 500;
+const PAGE = OWED_PAGE;
 const HORIZON_MS = 120_000;
 
 export interface ExplainResult {

@@ -65,20 +65,16 @@ export function parseCommand(raw: string): ParsedCommand {
     case 'list':
       if (tail) break;
       return { kind: 'list' };
-    case 'status': {
-      if (!tail) return { kind: 'status', number: null };
-      const number = parseIncidentNumber(tail);
-      if (number && rest.length === 1) return { kind: 'status', number };
-      // One token that was meant as a number ("INC-1x", "#12a"): say so instead of filing it.
-      if (rest.length === 1 && LOOKS_LIKE_NUMBER.test(tail)) return { kind: 'error', key: 'command.status_needs_number', text: tail };
-      break;
-    }
+    case 'status':
     case 'sla': {
-      // sla [INC-12]: the clocks of one incident, or what is at risk in the caller's queues.
-      if (!tail) return { kind: 'sla', number: null };
+      // status [INC-12] / sla [INC-12]: one incident, or the caller's own view without a number.
+      if (!tail) return { kind: sub, number: null };
       const number = parseIncidentNumber(tail);
-      if (number && rest.length === 1) return { kind: 'sla', number };
-      if (rest.length === 1 && LOOKS_LIKE_NUMBER.test(tail)) return { kind: 'error', key: 'command.sla_usage', text: tail };
+      if (number && rest.length === 1) return { kind: sub, number };
+      // One token that was meant as a number ("INC-1x", "#12a"): say so instead of filing it.
+      if (rest.length === 1 && LOOKS_LIKE_NUMBER.test(tail)) {
+        return { kind: 'error', key: sub === 'status' ? 'command.status_needs_number' : 'command.sla_usage', text: tail };
+      }
       break;
     }
     case 'report':
