@@ -75,7 +75,7 @@ export async function createFirebell(opts: FirebellOptions) {
   };
   const dispatcher = createDispatcher({ store, clock, policy, platforms, newId: randomUUID, logger, onCommitted });
   const interactions = createInteractions(dispatcher);
-  const worker = createOutboxWorker({ store, ports, policy, clock, logger });
+  const worker = createOutboxWorker({ store, ports, policy, clock, logger, record: (id, command) => dispatcher.record(id, command) });
   const hooks: SchedulerHooks = {
     async fire(job) {
       await dispatcher.fire(job);

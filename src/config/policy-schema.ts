@@ -29,6 +29,16 @@ const tierSchema = z
     name: z.string().optional(),
     members: z.array(z.string()).default([]),
     queue: accounts,
+    /** People on duty now (they join every war room), or a rotation of one person per shift. */
+    on_duty: z.array(z.string()).default([]),
+    rotation: z
+      .object({
+        people: z.array(z.string()).min(1),
+        every: z.string().refine((s) => parseDuration(s) !== null, { message: 'expected a duration such as 1d or 7d' }),
+        starting: z.string().refine((d) => !Number.isNaN(Date.parse(d)), { message: 'expected a date such as 2026-12-07 or an ISO instant' }),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -141,6 +151,17 @@ export const policyFileSchema = z
     escalation_matrix: z.partialRecord(z.enum(PRIORITIES), z.array(matrixStepSchema)).default({}),
     auto_close_after: duration.default('3d'),
     approval_categories: z.array(z.enum(CATEGORIES)).default(['service_request']),
+    major_incidents: z
+      .object({
+        update_every: duration.default('30m'),
+        /** `never` keeps rooms open after close. */
+        archive_after: z.union([z.literal('never'), duration]).default('7d'),
+        review_due_after: duration.default('5d'),
+        note_reaction: z.string().regex(/^[a-z0-9_+'-]{1,100}$/, 'a reaction name without colons, e.g. memo').default('memo'),
+        room_prefix: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,19}$/, 'lowercase letters, digits, - and _ (at most 20)').default('inc'),
+      })
+      .strict()
+      .default({ update_every: '30m', archive_after: '7d', review_due_after: '5d', note_reaction: 'memo', room_prefix: 'inc' }),
     defaults: z
       .object({
         category: z.enum(CATEGORIES).default('fault'),
@@ -169,7 +190,11 @@ function crossCheck(doc: unknown): { path: (string | number)[]; message: string 
       if (typeof key === 'string' && !known.has(key)) problems.push({ path: [...path, i], message: `unknown person "${key}" (not under people:)` });
     });
   };
-  for (const t of TIERS) check(d.tiers?.[t]?.members, ['tiers', t, 'members']);
+  for (const t of TIERS) {
+    check(d.tiers?.[t]?.members, ['tiers', t, 'members']);
+    check(d.tiers?.[t]?.on_duty, ['tiers', t, 'on_duty']);
+    check(d.tiers?.[t]?.rotation?.people, ['tiers', t, 'rotation', 'people']);
+  }
   if (d.roles && typeof d.roles === 'object') for (const r of Object.keys(d.roles)) check(d.roles[r], ['roles', r]);
   check(d.key_users, ['key_users']);
   const seen = new Map<string, string>();
@@ -229,7 +254,14 @@ export function buildPolicy(doc: unknown, source = 'policy'): Policy {
   }
   const tiers = {} as Policy['tiers'];
   for (const t of TIERS) {
-    tiers[t] = { name: f.tiers[t].name ?? null, members: f.tiers[t].members, queues: f.tiers[t].queue };
+    const r = f.tiers[t].rotation;
+    tiers[t] = {
+      name: f.tiers[t].name ?? null,
+      members: f.tiers[t].members,
+      queues: f.tiers[t].queue,
+      onDuty: f.tiers[t].on_duty,
+      rotation: r ? { people: r.people, everyMs: ms(r.every), startsAt: Date.parse(r.starting) } : null,
+    };
   }
   return {
     locale: f.locale,
@@ -257,6 +289,13 @@ export function buildPolicy(doc: unknown, source = 'policy'): Policy {
     autoCloseAfterMs: ms(f.auto_close_after),
     defaults: f.defaults,
     approvalCategories: f.approval_categories,
+    major: {
+      updateEveryMs: ms(f.major_incidents.update_every),
+      archiveAfterMs: f.major_incidents.archive_after === 'never' ? null : ms(f.major_incidents.archive_after),
+      reviewAfterMs: ms(f.major_incidents.review_due_after),
+      noteReaction: f.major_incidents.note_reaction,
+      roomPrefix: f.major_incidents.room_prefix,
+    },
   };
 }
 

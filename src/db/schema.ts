@@ -25,6 +25,7 @@ import {
 import type { Effect } from '../flows/effects';
 import type { Actor, EventBody } from '../flows/incident/events';
 import type { Incident } from '../flows/incident/model';
+import type { WarRoomProgress } from '../flows/ports';
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -128,4 +129,29 @@ export const messageBindings = pgTable(
     updatedAt: tstz('updated_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'message_bindings_pk', columns: [t.incidentId, t.platform, t.purpose] })],
+);
+
+/**
+ * War rooms (DOMAIN.md §6): one row per incident and platform, written before the platform is
+ * asked to create anything, so "exactly one room" rests on this primary key and not on the
+ * platform's names (ARCHITECTURE.md rule 4). `progress` lets a retried setup resume.
+ */
+export const warRooms = pgTable(
+  'war_rooms',
+  {
+    incidentId: uuid('incident_id').notNull(),
+    platform: text('platform').notNull(),
+    /** The name asked for (a collision with someone else's channel moves it to a suffix). */
+    name: text('name').notNull(),
+    /** The platform's conversation id, once it exists. */
+    channel: text('channel'),
+    progress: jsonb('progress').$type<WarRoomProgress>().notNull(),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+    updatedAt: tstz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'war_rooms_pk', columns: [t.incidentId, t.platform] }),
+    // Messages in a room find their incident by this (`/incident update` typed in the room).
+    unique('war_rooms_channel_unique').on(t.platform, t.channel),
+  ],
 );

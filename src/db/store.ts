@@ -7,8 +7,8 @@ import { alias, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-co
 import type { Effect } from '../flows/effects';
 import type { TimelineEntry } from '../flows/incident/events';
 import type { Incident, Platform, Status, Tier } from '../flows/incident/model';
-import type { Binding, IncidentQuery, IncidentStore, OutboxItem } from '../flows/ports';
-import { inboundDedupe, incidents, messageBindings, outbox, timeline } from './schema';
+import type { Binding, CommitItem, IncidentQuery, IncidentStore, OutboxItem, WarRoomProgress, WarRoomRecord } from '../flows/ports';
+import { inboundDedupe, incidents, messageBindings, outbox, timeline, warRooms } from './schema';
 
 /** Any drizzle PostgreSQL database (postgres.js, PGlite) or a transaction on one. */
 export type Db = PgDatabase<PgQueryResultHKT>;
@@ -98,6 +98,62 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
         await append(tx, next.id, entries, effects);
         return true;
       });
+    },
+
+    async commitMany(items) {
+      for (const item of items) {
+        if (item.next.version !== item.expectedVersion + 1) throw new Error(`commitMany: ${item.next.id} version must be expectedVersion + 1`);
+        checkEntries(item.next.id, item.entries, item.effects);
+      }
+      return inTransaction(db, (tx) => casAll(tx, items));
+    },
+
+    async createWith(incident, entries, effects, related) {
+      if (incident.version !== 1) throw new Error(`createWith: a new incident has version 1, got ${incident.version}`);
+      const seq = seqOf(incident.number);
+      checkEntries(incident.id, entries, effects);
+      for (const item of related) checkEntries(item.next.id, item.entries, item.effects);
+      const updatedAt = entries.at(-1)?.at ?? incident.reportedAt;
+      return inTransaction(db, async (tx) => {
+        // The related rows first: a lost compare-and-set aborts before anything is inserted.
+        if (!(await casAll(tx, related))) return false;
+        await tx.insert(incidents).values({
+          id: incident.id,
+          seq,
+          number: incident.number,
+          reportedAt: toDate(incident.reportedAt, 'reportedAt'),
+          updatedAt: toDate(updatedAt, 'updatedAt'),
+          ...columnsOf(incident),
+        });
+        await append(tx, incident.id, entries, effects);
+        return true;
+      });
+    },
+
+    async reserveRoom(incidentId, platform, name) {
+      const progress: WarRoomProgress = { attempt: 0, described: false, invited: [], failed: [], pinned: false, recorded: false, archived: false };
+      await db.insert(warRooms).values({ incidentId, platform, name, channel: null, progress }).onConflictDoNothing();
+      const rows = await db.select().from(warRooms).where(and(eq(warRooms.incidentId, incidentId), eq(warRooms.platform, platform)));
+      return toRoom(rows[0]!);
+    },
+
+    async saveRoom(room) {
+      await db
+        .update(warRooms)
+        .set({ name: room.name, channel: room.channel, progress: room.progress, updatedAt: sql`now()` })
+        .where(and(eq(warRooms.incidentId, room.incidentId), eq(warRooms.platform, room.platform)));
+    },
+
+    async getRoom(incidentId, platform) {
+      if (!UUID.test(incidentId)) return null;
+      const rows = await db.select().from(warRooms).where(and(eq(warRooms.incidentId, incidentId), eq(warRooms.platform, platform)));
+      return rows[0] ? toRoom(rows[0]) : null;
+    },
+
+    async roomByChannel(platform, channel) {
+      if (!channel) return null;
+      const rows = await db.select().from(warRooms).where(and(eq(warRooms.platform, platform), eq(warRooms.channel, channel)));
+      return rows[0] ? toRoom(rows[0]) : null;
     },
 
     async timeline(incidentId) {
@@ -314,6 +370,42 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
 
     close,
   };
+}
+
+function toRoom(r: typeof warRooms.$inferSelect): WarRoomRecord {
+  return { incidentId: r.incidentId, platform: r.platform as Platform, name: r.name, channel: r.channel, progress: r.progress };
+}
+
+/** Signals a lost compare-and-set inside a transaction, so the whole transaction rolls back. */
+class LostRace extends Error {}
+
+/** Runs `work` in a transaction; a `false` answer rolls it back (nothing written) and is returned. */
+async function inTransaction(db: Db, work: (tx: Db) => Promise<boolean>): Promise<boolean> {
+  try {
+    return await db.transaction(async (tx) => {
+      if (!(await work(tx))) throw new LostRace();
+      return true;
+    });
+  } catch (err) {
+    if (err instanceof LostRace) return false;
+    throw err;
+  }
+}
+
+/** Compare-and-set of every item inside the caller's transaction; false at the first lost race. */
+async function casAll(tx: Db, items: CommitItem[]): Promise<boolean> {
+  // In id order, so two multi-incident commits lock their rows in the same order (no deadlock).
+  for (const item of [...items].sort((a, b) => a.next.id.localeCompare(b.next.id))) {
+    const last = item.entries.at(-1);
+    const updated = await tx
+      .update(incidents)
+      .set({ ...columnsOf(item.next), updatedAt: last ? toDate(last.at, 'at') : sql`now()` })
+      .where(and(eq(incidents.id, item.next.id), eq(incidents.version, item.expectedVersion)))
+      .returning({ id: incidents.id });
+    if (updated.length === 0) return false;
+    await append(tx, item.next.id, item.entries, item.effects);
+  }
+  return true;
 }
 
 /** The denormalised query columns, always written together with `data` so they cannot drift. */

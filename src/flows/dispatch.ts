@@ -7,6 +7,8 @@ import { planEffects } from './plan';
 import type { Clock, IncidentStore, Logger, TimerJob } from './ports';
 import type { Policy } from './policy/policy';
 import { dueTimerEvents, noticeOnly, withSlaDefaults } from './policy/sla';
+import { decideMajor, isLiveMajor, newMajor } from './major/major';
+import type { CommitItem } from './ports';
 
 export interface DispatcherDeps {
   store: IncidentStore;
@@ -67,8 +69,8 @@ export function createDispatcher(deps: DispatcherDeps) {
     return found ? withSlaDefaults(found, policy) : null;
   }
 
-  /** Applies recorded events to `current` and commits them with compare-and-set; false when another writer won. */
-  async function commitEvents(current: Incident, events: EventBody[], actor: Actor, platform: Platform | 'system'): Promise<Incident | null> {
+  /** The commit of `events` on `current` (not yet written): the next state, its entries and effects. */
+  async function prepare(current: Incident, events: EventBody[], actor: Actor, platform: Platform | 'system'): Promise<CommitItem> {
     const now = clock.now().toISOString();
     const states: Incident[] = [];
     let next = current;
@@ -80,28 +82,117 @@ export function createDispatcher(deps: DispatcherDeps) {
     next = { ...next, version, decisionVersion: noticeOnly(events) ? current.decisionVersion : version };
     const firstSeq = ((await store.lastEntry(current.id))?.seq ?? 0) + 1;
     const entries = entriesFor(next, events, firstSeq, now, actor, platform, states);
-    const effects = planEffects(current, next, events, actor, planCtx);
-    if (!(await store.commit(next, current.version, entries, effects))) return null;
-    deps.onCommitted?.(next);
-    return next;
+    const effects = planEffects(current, next, events, actor, planCtx, now);
+    return { next, expectedVersion: current.version, entries, effects };
   }
 
-  /** Files a new incident. Malformed input is refused with the field named; nothing is stored then. */
-  async function report(reporter: PersonRef, input: ReportInput, origin: { platform: Platform; channel: string }): Promise<ReportResult> {
+  /** Applies recorded events to `current` and commits them with compare-and-set; false when another writer won. */
+  async function commitEvents(current: Incident, events: EventBody[], actor: Actor, platform: Platform | 'system'): Promise<Incident | null> {
+    const item = await prepare(current, events, actor, platform);
+    if (!(await store.commit(item.next, item.expectedVersion, item.entries, item.effects))) return null;
+    deps.onCommitted?.(item.next);
+    return item.next;
+  }
+
+  /**
+   * The open major incident a new report is the same outage as (DOMAIN.md §6, 003): one naming the
+   * same affected system, explicitly (the deployment's default system says nothing).
+   */
+  async function knownOutage(input: ReportInput): Promise<Incident | null> {
+    const system = (input.system ?? '').trim().toLowerCase();
+    if (!system || system === policy.defaults.system.trim().toLowerCase()) return null;
+    const open = await store.list({ statuses: ['new', 'in_progress', 'pending'], limit: 200 });
+    const match = open.map(withDefaults).find((i) => isLiveMajor(i) && i.system.trim().toLowerCase() === system);
+    return match ?? null;
+  }
+
+  /**
+   * Files a new incident. Malformed input is refused with the field named; nothing is stored then.
+   * Every P1 is declared a major incident at once (or any report with `declare`, the quick
+   * `major <text>`); a report of the same system as an open major incident is linked to it, both
+   * written in one transaction.
+   */
+  async function report(
+    reporter: PersonRef,
+    input: ReportInput,
+    origin: { platform: Platform; channel: string },
+    opts: { declare?: { quick: boolean } } = {},
+  ): Promise<ReportResult> {
     const now = clock.now().toISOString();
     const built = createIncident(input, { id: deps.newId(), seq: 0, now, policy, reporter, origin });
     if (!built.ok) return { ...built, incident: null };
     // The number is taken only once the input is known to be valid, so refusals burn no numbers.
     const seq = await store.nextSeq();
-    const incident: Incident = { ...built.incident, number: `INC-${seq}` };
+    const reported: Incident = { ...built.incident, number: `INC-${seq}` };
     const actor: Actor = { kind: 'person', person: reporter };
-    const event: EventBody = { type: 'IncidentReported', incident };
-    const entries = entriesFor(incident, [event], 1, now, actor, origin.platform, [incident]);
-    const effects = planEffects(null, incident, [event], actor, planCtx);
-    await store.create(incident, entries, effects);
-    logger.info('incident reported', { incident: incident.number, priority: incident.priority, platform: origin.platform });
-    deps.onCommitted?.(incident);
-    return { ok: true, incident };
+    const events: EventBody[] = [{ type: 'IncidentReported', incident: reported }];
+    const declare = opts.declare || (reported.priority === 'P1' && reported.status === 'new');
+    if (declare) {
+      events.push({ type: 'MajorIncidentDeclared', major: newMajor(reported, policy, now, opts.declare ? reporter : null, opts.declare?.quick ?? false), automatic: !opts.declare });
+    }
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const major = declare ? null : await knownOutage(input);
+      const all = major ? [...events, { type: 'LinkedToMajor', majorId: major.id, number: major.number, title: major.title, automatic: true } as EventBody] : events;
+      const states: Incident[] = [];
+      let incident = reported;
+      for (const e of all) {
+        incident = evolve(incident, e, now);
+        states.push(incident);
+      }
+      incident = { ...incident, version: 1, decisionVersion: 1 };
+      const entries = entriesFor(incident, all, 1, now, actor, origin.platform, states);
+      const effects = planEffects(null, incident, all, actor, planCtx, now);
+      let related: CommitItem[] = [];
+      if (major) {
+        const attach = decideMajor(major, { type: 'AttachReport', incidentId: incident.id, number: incident.number, reporter, automatic: true }, { now, policy, actor: { kind: 'system', reason: 'known_outage' } });
+        if (attach.ok) related = [await prepare(major, attach.events, { kind: 'system', reason: 'known_outage' }, 'system')];
+      }
+      if (related.length === 0) {
+        const plain = major ? events : all;
+        if (major) {
+          // Could not attach (the major incident changed under us): file it unlinked rather than lose it.
+          await store.create({ ...reported, version: 1 }, entriesFor(reported, plain, 1, now, actor, origin.platform, [reported]), planEffects(null, reported, plain, actor, planCtx, now));
+          deps.onCommitted?.(reported);
+          return { ok: true, incident: reported };
+        }
+        await store.create(incident, entries, effects);
+      } else if (!(await store.createWith(incident, entries, effects, related))) {
+        continue; // the major incident changed meanwhile: look again
+      } else {
+        deps.onCommitted?.(related[0]!.next);
+      }
+      logger.info('incident reported', { incident: incident.number, priority: incident.priority, platform: origin.platform, major: !!incident.major, linkedTo: incident.linkedTo?.number });
+      deps.onCommitted?.(incident);
+      return { ok: true, incident };
+    }
+    // The major incident kept changing: file the report on its own (the desk can link it).
+    await store.create(reported, entriesFor(reported, events.slice(0, 1), 1, now, actor, origin.platform, [reported]), planEffects(null, reported, events.slice(0, 1), actor, planCtx, now));
+    deps.onCommitted?.(reported);
+    return { ok: true, incident: reported };
+  }
+
+  /**
+   * Links a report to an open major incident as the same outage (the desk, an incident manager):
+   * both records change in one transaction, or neither.
+   */
+  async function link(actor: Actor, childRef: IncidentRef, majorRef: IncidentRef, platform: Platform | 'system'): Promise<ActResult> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const [child, major] = await Promise.all([load(childRef), load(majorRef)]);
+      if (!child) return { ...reject({ reason: 'not_found' }), incident: null };
+      if (!major) return { ...reject({ reason: 'not_found' }), incident: null };
+      const now = clock.now().toISOString();
+      const onMajor = decide(major, { type: 'AttachReport', incidentId: child.id, number: child.number, reporter: child.reporter }, { now, policy, actor, platform });
+      if (!onMajor.ok) return { ...onMajor, incident: major };
+      const onChild = decide(child, { type: 'LinkToMajor', majorId: major.id, number: major.number, title: major.title }, { now, policy, actor, platform });
+      if (!onChild.ok) return { ...onChild, incident: child };
+      const items = [await prepare(child, onChild.events, actor, platform), await prepare(major, onMajor.events, actor, platform)];
+      if (await store.commitMany(items)) {
+        for (const item of items) deps.onCommitted?.(item.next);
+        logger.info('report linked to major incident', { incident: child.number, major: major.number });
+        return { ok: true, incident: items[1]!.next, before: major, events: onMajor.events };
+      }
+    }
+    return { ...reject({ reason: 'busy' }), incident: null };
   }
 
   /**
@@ -174,7 +265,16 @@ export function createDispatcher(deps: DispatcherDeps) {
   /** An incident as read from the store, with the SLA fields of older rows filled in. */
   const withDefaults = (incident: Incident) => withSlaDefaults(incident, policy);
 
-  return { report, act, load, fire, withDefaults, policy, store, clock };
+  /**
+   * Records what the outbox learned (the war room is open, who could not be invited) as a system
+   * command. Idempotent: recording the same thing again changes nothing and is not an error.
+   */
+  async function record(incidentId: string, command: Command): Promise<void> {
+    const r = await act({ kind: 'system', reason: 'war_room' }, { id: incidentId }, command, { platform: 'system' });
+    if (!r.ok && r.reason !== 'nothing_changed') logger.warn('could not record on the timeline', { incidentId, command: command.type, reason: r.reason });
+  }
+
+  return { report, act, link, record, load, fire, withDefaults, policy, store, clock };
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;

@@ -3,7 +3,8 @@ import type { Locale } from './policy/policy';
 
 /** Where a message goes on a platform: a channel (queue) or a person (direct message). */
 export interface Target {
-  type: 'channel' | 'user';
+  /** `room`: the incident's war room on the effect's platform, looked up at delivery (id unused). */
+  type: 'channel' | 'user' | 'room';
   id: string;
 }
 
@@ -11,7 +12,7 @@ export interface Target {
  * Which card an incident has in a given place. Cards are rendered at delivery time from the
  * latest state, so a late or repeated `card.sync` always shows the truth.
  */
-export type CardPurpose = `queue:${string}` | 'reporter' | `approver:${string}`;
+export type CardPurpose = `queue:${string}` | 'reporter' | `approver:${string}` | 'war_room' | `major:${string}`;
 
 /** Effects are data (ARCHITECTURE.md rule 3): written to the outbox with the state change. */
 export type Effect =
@@ -38,4 +39,17 @@ export type Effect =
        * posted card it goes to `target` as a plain message.
        */
       thread?: { purpose: CardPurpose; broadcast: boolean };
-    };
+    }
+  /**
+   * Makes the incident's war room on `platform` exist and be complete (DOMAIN.md §6): created or
+   * found again, described, its people invited, the summary posted and pinned. Every step is
+   * idempotent and its progress is kept with the room, so a retry resumes; one room per
+   * incident and platform whatever happens.
+   */
+  | { kind: 'room.open'; platform: Platform; locale: Locale }
+  /** Invites whoever should be in the room and is not yet (new assignee, new roles, a join click). */
+  | { kind: 'room.invite'; platform: Platform; locale: Locale; people: string[] }
+  /** Archives the room (after close, on the configured delay). */
+  | { kind: 'room.archive'; platform: Platform }
+  /** Posts the major incident analysis report, built from the timeline at delivery, in the room. */
+  | { kind: 'room.report'; platform: Platform; locale: Locale };

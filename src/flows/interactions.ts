@@ -1,5 +1,8 @@
 import { parseCommand } from './commands/parse';
-import { isStale, type Dispatcher } from './dispatch';
+import { isStale, type Dispatcher, type IncidentRef } from './dispatch';
+import { titleAndDescription } from './commands/parse';
+import { mayDeclare } from './major/major';
+import { buildMajorReport, reportToChat, reportToMarkdown } from './major/report';
 import type { Command } from './incident/commands';
 import type { Incident, PersonRef, Platform } from './incident/model';
 import { OPEN_STATUSES } from './incident/model';
@@ -50,6 +53,8 @@ const COMMAND_FOR_CLICK: Partial<Record<ActionId, (arg?: string) => Command>> = 
   'incident.confirm': () => ({ type: 'ConfirmResolution' }),
   'incident.rate': (arg) => ({ type: 'RateIncident', score: Number(arg), feedback: null }),
   'request.approve': () => ({ type: 'ApproveRequest', note: null }),
+  'incident.declare_major': () => ({ type: 'DeclareMajor' }),
+  'major.confirm': () => ({ type: 'ConfirmMajor' }),
 };
 
 /** Stand-in input used to ask "would this person be allowed at all?" before showing a form. */
@@ -60,6 +65,9 @@ const PROBE: Partial<Record<ActionId, Command>> = {
   'request.deny': { type: 'DenyRequest', reason: '-' },
   'incident.hold': { type: 'HoldIncident', reason: '-', until: null },
   'incident.resolve': { type: 'ResolveIncident', code: 'fixed', note: '-' },
+  'war_room.update': { type: 'PostStatusUpdate', text: '-' },
+  'major.downgrade': { type: 'DowngradeMajor', reason: '-' },
+  'war_room.roles': { type: 'ChangeMajorRoles', commander: null, commsLead: null },
 };
 
 /**
@@ -166,7 +174,80 @@ export function createInteractions(dispatcher: Dispatcher) {
         if (!r.ok) return refusal(r, null, locale, person);
         return text(receipt(r.incident, locale));
       }
+      case 'major':
+        return majorCommand(person, parsed, ctx, locale);
+      case 'update':
+      case 'note': {
+        const ref = await roomRef(parsed.number, ctx);
+        // Not in a war room and no number: it was a report that starts with the word.
+        if (!ref) return command(person, `report ${parsed.raw}`, ctx);
+        if (!parsed.text) return text(t(locale, parsed.kind === 'update' ? 'command.update_usage' : 'command.note_usage', { command: ctx.commandName }), true);
+        const cmd: Command = parsed.kind === 'update' ? { type: 'PostStatusUpdate', text: parsed.text } : { type: 'AddNote', text: parsed.text, source: 'command' };
+        const r = await dispatcher.act(personActor(person), ref, cmd, { platform: ctx.platform });
+        if (!r.ok) return refusal(r, r.incident, locale, person, parsed.number ?? '');
+        return text(parsed.kind === 'update' ? doneText('war_room.update', r.incident, locale) : t(locale, 'reply.note_added', { number: r.incident.number }));
+      }
+      case 'analysis': {
+        const ref = await roomRef(parsed.number, ctx);
+        if (!ref) return text(t(locale, 'command.report_usage', { command: ctx.commandName }), true);
+        const incident = await dispatcher.load(ref);
+        if (!incident) return text(t(locale, 'refuse.not_found', { ref: parsed.number ?? '' }), true);
+        if (!incident.major) return text(t(locale, 'report.not_major', { number: incident.number }), true);
+        const report = buildMajorReport(incident, await store.timeline(incident.id), { policy, locale, now: dispatcher.clock.now().getTime() });
+        if (parsed.markdown) return text(`${t(locale, 'report.markdown', { number: incident.number })}\n\`\`\`\n${reportToMarkdown(report)}\`\`\``);
+        return text(reportToChat(report));
+      }
+      case 'link': {
+        const r = await dispatcher.link(personActor(person), { number: parsed.child }, { number: parsed.major }, ctx.platform);
+        if (!r.ok) return refusal(r, r.incident, locale, person, r.incident ? '' : `${parsed.child} / ${parsed.major}`);
+        return text(t(locale, 'reply.linked', { child: parsed.child, number: r.incident.number }));
+      }
     }
+  }
+
+  /** The incident a room command is about: the number given, else the war room it is typed in. */
+  async function roomRef(number: string | null, ctx: InteractionContext): Promise<IncidentRef | null> {
+    if (number) return { number };
+    const room = await store.roomByChannel(ctx.platform, ctx.channel);
+    return room ? { id: room.incidentId } : null;
+  }
+
+  /** `major INC-12` declares; `major <text>` files a P1 with minimal fields and declares it at once. */
+  async function majorCommand(person: PersonRef, parsed: { number: string | null; text: string }, ctx: InteractionContext, locale: Locale): Promise<Reply> {
+    if (parsed.number) {
+      const r = await dispatcher.act(personActor(person), { number: parsed.number }, { type: 'DeclareMajor' }, { platform: ctx.platform });
+      if (!r.ok) return refusal(r, r.incident, locale, person, parsed.number);
+      return text(doneText('incident.declare_major', r.incident, locale));
+    }
+    if (!mayDeclare(policy, person.id, null)) return text(t(locale, 'refuse.quick_major', { command: ctx.commandName }), true);
+    const { title, description } = titleAndDescription(parsed.text);
+    const r = await dispatcher.report(
+      person,
+      { title, description, impact: 'high', urgency: 'high', source: 'engineer' },
+      { platform: ctx.platform, channel: ctx.channel },
+      { declare: { quick: true } },
+    );
+    if (!r.ok) return refusal(r, null, locale, person);
+    return text(t(locale, 'reply.major_filed', { number: r.incident.number }));
+  }
+
+  /**
+   * A reaction on a message in a war room (the configured one, Slack `memo`): the message goes on
+   * the incident's timeline with its author. Anywhere else, or another reaction, does nothing.
+   */
+  async function reaction(person: PersonRef, input: { platform: Platform; channel: string; messageId: string; reaction: string; text: string; author: PersonRef | null }): Promise<Reply | null> {
+    if (input.reaction !== policy.major.noteReaction) return null;
+    const room = await store.roomByChannel(input.platform, input.channel);
+    if (!room) return null;
+    const locale = localeFor(person);
+    const r = await dispatcher.act(
+      personActor(person),
+      { id: room.incidentId },
+      { type: 'AddNote', text: input.text, source: 'reaction', author: input.author, messageRef: `${input.platform}:${input.channel}:${input.messageId}` },
+      { platform: input.platform },
+    );
+    if (!r.ok) return r.reason === 'nothing_changed' ? null : refusal(r, r.incident, locale, person);
+    return text(t(locale, 'reply.note_added', { number: r.incident.number }));
   }
 
   function receipt(incident: Incident, locale: Locale): string {
@@ -182,6 +263,11 @@ export function createInteractions(dispatcher: Dispatcher) {
     const id = actionId as ActionId;
     const incident = await dispatcher.load({ id: value.incidentId });
     if (!incident) return refusal({ ok: false, reason: 'not_found' }, null, locale, person, value.incidentId.slice(0, 8));
+    if (id === 'war_room.join') {
+      const r = await dispatcher.act(personActor(person), { id: value.incidentId }, { type: 'JoinWarRoom', platform: ctx.platform, user: person.platformUserId }, { platform: ctx.platform });
+      if (!r.ok) return refusal(r, r.incident, locale, person);
+      return text(doneText(id, r.incident, locale));
+    }
     const make = COMMAND_FOR_CLICK[id];
     if (make) {
       const r = await dispatcher.act(personActor(person), { id: value.incidentId }, make(value.arg), { platform: ctx.platform, expectedVersion: value.version });
@@ -202,7 +288,7 @@ export function createInteractions(dispatcher: Dispatcher) {
   function dryRun(person: PersonRef, incident: Incident, cmd: Command): Rejection | null {
     const d = decide(incident, cmd, { now: new Date(0).toISOString(), policy, actor: personActor(person), platform: incident.reporter.platform });
     // Only "who" and "when" matter before the form: field problems are for the submission.
-    if (d.ok || d.reason === 'invalid_input' || d.reason === 'same_tier') return null;
+    if (d.ok || d.reason === 'invalid_input' || d.reason === 'same_tier' || d.reason === 'nothing_changed') return null;
     return d;
   }
 
@@ -233,7 +319,7 @@ export function createInteractions(dispatcher: Dispatcher) {
     return { ok: true, reply: text(doneText(context.formId, r.incident, locale)), incident: r.incident };
   }
 
-  return { command, click, submit, localeFor };
+  return { command, click, submit, reaction, localeFor };
 }
 
 

@@ -1,6 +1,10 @@
-import type { Platform } from './incident/model';
+import type { Effect, Target } from './effects';
+import type { Command } from './incident/commands';
+import type { Incident, Platform } from './incident/model';
+import { buildMajorReport, reportToChat } from './major/report';
+import { roomMembers, roomTexts } from './major/room';
 import { buildIncidentCard } from './messages/cards';
-import { ChatDeliveryError, type ChatPort, type Clock, type IncidentStore, type Logger, type OutboxItem } from './ports';
+import { ChatDeliveryError, type ChatPort, type Clock, type IncidentStore, type Logger, type OutboxItem, type RoomPort, type WarRoomRecord } from './ports';
 import type { Policy } from './policy/policy';
 
 export interface OutboxWorkerDeps {
@@ -14,7 +18,16 @@ export interface OutboxWorkerDeps {
   /** Attempts before an item is parked as failed (kept for inspection, not dropped). */
   maxAttempts?: number;
   batch?: number;
+  /**
+   * Records what a delivery learned on the incident's timeline (the war room is open, who could
+   * not be invited), as a system command through the dispatcher. Must be idempotent: a retried
+   * delivery records again and the command then changes nothing.
+   */
+  record?: (incidentId: string, command: Command) => Promise<void>;
 }
+
+/** How many suffixed names a room tries before giving up (someone else holds every one). */
+const MAX_ROOM_NAMES = 10;
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 
@@ -29,25 +42,26 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
   const maxAttempts = deps.maxAttempts ?? 8;
   const batch = deps.batch ?? 20;
 
-  async function execute(item: OutboxItem): Promise<void> {
-    const effect = item.effect;
-    const port = ports[effect.platform];
-    if (!port) throw new ChatDeliveryError(`platform ${effect.platform} is not connected`, null, true);
-    if (effect.kind === 'message.send') {
-      const card = effect.thread ? await store.getBinding(item.incidentId, effect.platform, effect.thread.purpose) : null;
-      if (card && effect.thread) {
-        await port.sendText(
-          { type: 'channel', id: card.channel },
-          effect.text,
-          { message: { channel: card.channel, messageId: card.messageId }, broadcast: effect.thread.broadcast },
-        );
-      } else {
-        await port.sendText(effect.target, effect.text);
-      }
-      return;
-    }
+  /**
+   * Where a target is: a room target is the incident's war room on that platform. Null when the
+   * platform has no rooms (nothing to deliver there); a room not made yet is worth a retry.
+   */
+  async function resolve(item: OutboxItem, platform: Platform, port: ChatPort, target: Target): Promise<Target | null> {
+    if (target.type !== 'room') return target;
+    if (!port.rooms) return null;
+    const room = await store.getRoom(item.incidentId, platform);
+    if (!room?.channel) throw new ChatDeliveryError(`war room of ${item.incidentId} on ${platform} is not open yet`, null, false);
+    return { type: 'channel', id: room.channel };
+  }
+
+  async function loadIncident(item: OutboxItem): Promise<Incident> {
     const incident = await store.get(item.incidentId);
     if (!incident) throw new ChatDeliveryError(`incident ${item.incidentId} vanished`, null, true);
+    return incident;
+  }
+
+  async function syncCard(item: OutboxItem, port: ChatPort, effect: Extract<Effect, { kind: 'card.sync' }>): Promise<void> {
+    const incident = await loadIncident(item);
     const last = await store.lastEntry(incident.id);
     const card = buildIncidentCard(incident, effect.purpose, last, { policy, locale: effect.locale, now: clock.now().getTime() });
     const binding = await store.getBinding(incident.id, effect.platform, effect.purpose);
@@ -56,14 +70,165 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
       return;
     }
     if (!effect.createIfMissing) return;
-    const posted = await port.postCard(effect.target, card);
-    await store.saveBinding({
-      incidentId: incident.id,
-      platform: effect.platform,
-      purpose: effect.purpose,
-      channel: posted.channel,
-      messageId: posted.messageId,
-    });
+    const target = await resolve(item, effect.platform, port, effect.target);
+    if (!target) return;
+    const posted = await port.postCard(target, card);
+    await store.saveBinding({ incidentId: incident.id, platform: effect.platform, purpose: effect.purpose, channel: posted.channel, messageId: posted.messageId });
+  }
+
+  /**
+   * The room's channel, created or found again. The row is reserved before the platform is asked,
+   * and the channel id saved the moment it is known; a create whose answer was lost is found by
+   * its name on the retry (the platform says the name is taken, and it is ours), so a retry never
+   * makes a second room. A name someone else holds moves to the next suffix.
+   */
+  async function ensureChannel(rooms: RoomPort, incident: Incident, platform: Platform): Promise<WarRoomRecord & { channel: string }> {
+    const prefix = policy.major.roomPrefix;
+    let room = await store.reserveRoom(incident.id, platform, rooms.roomName(incident.number, incident.title, prefix, 0));
+    for (let i = 0; !room.channel && i < MAX_ROOM_NAMES; i++) {
+      const made = await rooms.createRoom(room.name);
+      if (made !== 'taken') {
+        room = { ...room, channel: made.channel };
+        await store.saveRoom(room);
+        logger.info('war room created', { incident: incident.number, platform, name: room.name });
+        break;
+      }
+      const own = await rooms.findOwnRoom(room.name);
+      if (own) {
+        room = { ...room, channel: own.channel };
+        await store.saveRoom(room);
+        logger.warn('war room found again after a lost create answer', { incident: incident.number, platform, name: room.name });
+        break;
+      }
+      const attempt = room.progress.attempt + 1;
+      room = { ...room, name: rooms.roomName(incident.number, incident.title, prefix, attempt), progress: { ...room.progress, attempt } };
+      await store.saveRoom(room);
+    }
+    if (!room.channel) throw new ChatDeliveryError(`no free war room name for ${incident.number} after ${MAX_ROOM_NAMES} tries`, null, true);
+    return room as WarRoomRecord & { channel: string };
+  }
+
+  /** Invites who should be in and is not yet; returns the names added and those refused now. */
+  async function invite(rooms: RoomPort, room: WarRoomRecord & { channel: string }, incident: Incident, extra: string[]) {
+    const wanted = roomMembers(incident, policy, room.platform, clock.now().getTime());
+    for (const u of extra) if (!wanted.some((w) => w.user === u)) wanted.push({ key: u, name: u, user: u });
+    const tried = new Set([...room.progress.invited, ...room.progress.failed.map((f) => f.user)]);
+    const fresh = wanted.filter((w) => !tried.has(w.user));
+    if (fresh.length === 0) return { room, added: [] as string[], refused: [] as { name: string; error: string }[] };
+    const { failed } = await rooms.inviteToRoom(room.channel, fresh.map((w) => w.user));
+    const bad = new Set(failed.map((f) => f.user));
+    const next = {
+      ...room,
+      progress: {
+        ...room.progress,
+        invited: [...room.progress.invited, ...fresh.filter((w) => !bad.has(w.user)).map((w) => w.user)],
+        failed: [...room.progress.failed, ...failed],
+      },
+    };
+    await store.saveRoom(next);
+    const nameOf = (user: string) => fresh.find((w) => w.user === user)?.name ?? user;
+    if (failed.length) logger.warn('war room invitations refused', { incident: incident.number, platform: room.platform, refused: failed });
+    return {
+      room: next,
+      added: fresh.filter((w) => !bad.has(w.user)).map((w) => w.name),
+      refused: failed.map((f) => ({ name: nameOf(f.user), error: f.error })),
+    };
+  }
+
+  async function openRoom(item: OutboxItem, port: ChatPort, effect: Extract<Effect, { kind: 'room.open' }>): Promise<void> {
+    const rooms = port.rooms;
+    if (!rooms) return;
+    const incident = await loadIncident(item);
+    if (!incident.major) return;
+    let room = await ensureChannel(rooms, incident, effect.platform);
+    if (!room.progress.described) {
+      const { topic, purpose } = roomTexts(incident, effect.locale);
+      await rooms.describeRoom(room.channel, topic, purpose);
+      room = { ...room, progress: { ...room.progress, described: true } };
+      await store.saveRoom(room);
+    }
+    const invited = await invite(rooms, room, incident, []);
+    room = invited.room;
+    // The summary: posted once (its binding says so), pinned once, then kept current by card.sync.
+    let summary = await store.getBinding(incident.id, effect.platform, 'war_room');
+    if (!summary) {
+      const last = await store.lastEntry(incident.id);
+      const card = buildIncidentCard(incident, 'war_room', last, { policy, locale: effect.locale, now: clock.now().getTime() });
+      const posted = await port.postCard({ type: 'channel', id: room.channel }, card);
+      summary = { incidentId: incident.id, platform: effect.platform, purpose: 'war_room', channel: posted.channel, messageId: posted.messageId };
+      await store.saveBinding(summary);
+    }
+    if (!room.progress.pinned) {
+      await rooms.pin({ channel: summary.channel, messageId: summary.messageId });
+      room = { ...room, progress: { ...room.progress, pinned: true } };
+      await store.saveRoom(room);
+    }
+    if (!room.progress.recorded) {
+      const refused = room.progress.failed.map((f) => ({ name: roomMembers(incident, policy, effect.platform, clock.now().getTime()).find((m) => m.user === f.user)?.name ?? f.user, error: f.error }));
+      await deps.record?.(incident.id, {
+        type: 'RecordWarRoom',
+        platform: effect.platform,
+        channel: room.channel,
+        name: room.name,
+        invited: room.progress.invited.length,
+        uninvited: refused,
+      });
+      await store.saveRoom({ ...room, progress: { ...room.progress, recorded: true } });
+    }
+  }
+
+  async function execute(item: OutboxItem): Promise<void> {
+    const effect = item.effect;
+    const port = ports[effect.platform];
+    if (!port) throw new ChatDeliveryError(`platform ${effect.platform} is not connected`, null, true);
+    switch (effect.kind) {
+      case 'message.send': {
+        const card = effect.thread ? await store.getBinding(item.incidentId, effect.platform, effect.thread.purpose) : null;
+        if (card && effect.thread) {
+          await port.sendText(
+            { type: 'channel', id: card.channel },
+            effect.text,
+            { message: { channel: card.channel, messageId: card.messageId }, broadcast: effect.thread.broadcast },
+          );
+          return;
+        }
+        const target = await resolve(item, effect.platform, port, effect.target);
+        if (target) await port.sendText(target, effect.text);
+        return;
+      }
+      case 'card.sync':
+        return syncCard(item, port, effect);
+      case 'room.open':
+        return openRoom(item, port, effect);
+      case 'room.invite': {
+        if (!port.rooms) return;
+        const room = await store.getRoom(item.incidentId, effect.platform);
+        // Not open yet: room.open (queued before this) invites everyone anyway.
+        if (!room?.channel) return;
+        const incident = await loadIncident(item);
+        const r = await invite(port.rooms, room as WarRoomRecord & { channel: string }, incident, effect.people);
+        if (r.added.length || r.refused.length) {
+          await deps.record?.(incident.id, { type: 'RecordRoomMembers', platform: effect.platform, names: r.added, uninvited: r.refused });
+        }
+        return;
+      }
+      case 'room.archive': {
+        if (!port.rooms) return;
+        const room = await store.getRoom(item.incidentId, effect.platform);
+        if (!room?.channel || room.progress.archived) return;
+        await port.rooms.archiveRoom(room.channel);
+        await store.saveRoom({ ...room, progress: { ...room.progress, archived: true } });
+        return;
+      }
+      case 'room.report': {
+        const target = await resolve(item, effect.platform, port, { type: 'room', id: '' });
+        if (!target) return;
+        const incident = await loadIncident(item);
+        const report = buildMajorReport(incident, await store.timeline(incident.id), { policy, locale: effect.locale, now: clock.now().getTime() });
+        await port.sendText(target, reportToChat(report));
+        return;
+      }
+    }
   }
 
   /**

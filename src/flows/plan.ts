@@ -5,6 +5,7 @@ import { t, type MessageKey } from './messages/catalog';
 import { formatTime, humanDuration } from './messages/format';
 import type { Locale, Policy } from './policy/policy';
 import { accountOf, localeOf } from './policy/policy';
+import { majorEffects } from './major/plan-major';
 
 export interface PlanContext {
   policy: Policy;
@@ -94,7 +95,7 @@ const REPORTER_NEWS = new Set<EventBody['type']>([
  * What must be said and shown after a change (effects as data, ARCHITECTURE.md rule 3). Pure:
  * the effects are written to the outbox in the same transaction as the change.
  */
-export function planEffects(before: Incident | null, after: Incident, events: EventBody[], actor: Actor, ctx: PlanContext): Effect[] {
+export function planEffects(before: Incident | null, after: Incident, events: EventBody[], actor: Actor, ctx: PlanContext, at: string = after.reportedAt): Effect[] {
   const effects: Effect[] = [];
   const { policy } = ctx;
 
@@ -165,6 +166,7 @@ export function planEffects(before: Incident | null, after: Incident, events: Ev
     if (e.type !== 'IncidentReassigned' || !e.assignee || e.assignee.id === actorId) continue;
     effects.push(...dm(e.assignee.id, 'notify.assigned_to_you', e, after, actor, ctx));
   }
+  effects.push(...majorEffects(before, after, events, actor, ctx, at));
   return effects;
 }
 

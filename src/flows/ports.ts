@@ -44,6 +44,38 @@ export interface OutboxItem {
   createdAt: string;
 }
 
+/** How far a war room's setup has got: each step is done once and remembered (retries resume). */
+export interface WarRoomProgress {
+  /** Which name suffix the room is on (0: none, 1: `-2`, …), after collisions with others' channels. */
+  attempt: number;
+  described: boolean;
+  /** Platform user ids invited (or found already in). */
+  invited: string[];
+  /** Platform user ids that could not be invited, with the platform's reason; not retried. */
+  failed: { user: string; error: string }[];
+  pinned: boolean;
+  /** The incident's timeline has the room (WarRoomOpened recorded). */
+  recorded: boolean;
+  archived: boolean;
+}
+
+/** A war room as the database keeps it: one per incident and platform. */
+export interface WarRoomRecord {
+  incidentId: string;
+  platform: Platform;
+  name: string;
+  channel: string | null;
+  progress: WarRoomProgress;
+}
+
+/** One compare-and-set write of a multi-incident commit (a report linked to a major incident). */
+export interface CommitItem {
+  next: Incident;
+  expectedVersion: number;
+  entries: TimelineEntry[];
+  effects: Effect[];
+}
+
 export interface IncidentQuery {
   /** Incidents reported by or assigned to this person id. */
   involving?: string;
@@ -115,6 +147,27 @@ export interface IncidentStore {
   getBinding(incidentId: string, platform: Platform, purpose: string): Promise<Binding | null>;
   /** Records (or replaces) where a card lives. */
   saveBinding(binding: Binding): Promise<void>;
+  /**
+   * Commits several incidents in one transaction, each with compare-and-set as in `commit`: all
+   * or nothing. Returns false, having written nothing, when any version no longer matches.
+   */
+  commitMany(items: CommitItem[]): Promise<boolean>;
+  /**
+   * Inserts a new incident as `create` does and commits `related` (compare-and-set) in the same
+   * transaction. Returns false, having written nothing, when a related version no longer matches.
+   */
+  createWith(incident: Incident, entries: TimelineEntry[], effects: Effect[], related: CommitItem[]): Promise<boolean>;
+  /**
+   * Reserves the war room of an incident on a platform under `name`, or returns the one already
+   * reserved (whatever its name): the first reservation wins, concurrent callers get that row.
+   */
+  reserveRoom(incidentId: string, platform: Platform, name: string): Promise<WarRoomRecord>;
+  /** Stores a room's name, channel and progress (the row must have been reserved). */
+  saveRoom(room: WarRoomRecord): Promise<void>;
+  /** The war room of an incident on a platform, or null. */
+  getRoom(incidentId: string, platform: Platform): Promise<WarRoomRecord | null>;
+  /** The war room behind a platform conversation id, or null: how a message in a room finds its incident. */
+  roomByChannel(platform: Platform, channel: string): Promise<WarRoomRecord | null>;
   /** Releases connections. */
   close(): Promise<void>;
 }
@@ -148,6 +201,41 @@ export interface ChatPort {
    * also shown in the channel when `broadcast`. Throws ChatDeliveryError.
    */
   sendText(target: Target, text: string, thread?: { message: PostedMessage; broadcast: boolean }): Promise<PostedMessage>;
+  /** War rooms, where the platform has them. */
+  readonly rooms?: RoomPort;
+}
+
+/**
+ * War rooms on a platform (DOMAIN.md §6). Optional: a platform without rooms leaves it out and
+ * its room effects are skipped. Calls may be retried by the outbox worker, so each must be safe to
+ * repeat; exactly-once comes from the war_rooms row, not from here.
+ */
+export interface RoomPort {
+  /**
+   * The room name for an incident within the platform's naming rules (Slack: lowercase
+   * `[a-z0-9_-]`, at most 80 characters). `attempt` > 0 gives the suffixed name tried after a
+   * collision with someone else's conversation. Pure and deterministic.
+   */
+  roomName(number: string, title: string, prefix: string, attempt: number): string;
+  /** Creates a room named `name`; `'taken'` when the name is already in use. Throws ChatDeliveryError. */
+  createRoom(name: string): Promise<{ channel: string } | 'taken'>;
+  /**
+   * Finds a live room named exactly `name` that this bot created: the one a create made whose
+   * answer was lost (a crash or timeout after the platform did the work). Null when none.
+   */
+  findOwnRoom(name: string): Promise<{ channel: string } | null>;
+  /** Sets the room's topic and purpose (or description). Idempotent. Throws ChatDeliveryError. */
+  describeRoom(channel: string, topic: string, purpose: string): Promise<void>;
+  /**
+   * Invites platform users. Users already in count as invited; those the platform refuses are
+   * returned with its reason and the rest are still invited. Throws ChatDeliveryError only when
+   * nothing could be tried (rate limit, outage).
+   */
+  inviteToRoom(channel: string, users: string[]): Promise<{ failed: { user: string; error: string }[] }>;
+  /** Pins a message in its room. Idempotent (already pinned is success). */
+  pin(message: PostedMessage): Promise<void>;
+  /** Archives the room. Idempotent (already archived is success). */
+  archiveRoom(channel: string): Promise<void>;
 }
 
 /** Structured logger; implementations must never print secrets. */

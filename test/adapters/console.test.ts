@@ -290,7 +290,7 @@ describe('console chat over the real flows', () => {
     expect((await s.store.getByNumber('INC-1'))!.reporter.id).toBe('console:alice');
 
     out = await s.send(`${desk}.9`);
-    expect(out).toContain(`✖ Card ${desk} has no button 9: its buttons are ${desk}.1 to ${desk}.3.`);
+    expect(out).toContain(`✖ Card ${desk} has no button 9: its buttons are ${desk}.1 to ${desk}.4.`);
     out = await s.send('42.1');
     expect(out).toContain('✖ There is no card 42. Type cards to see the cards.');
     out = await s.send('show 42');

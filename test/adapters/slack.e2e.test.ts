@@ -36,7 +36,7 @@ describe('Slack end to end: report → accept → escalate → resolve → reope
     await fake.waitFor(() => h.messagesIn('C0DESK').length === 1);
     const deskCard = h.messagesIn('C0DESK')[0]!;
     expect(h.textOf(deskCard)).toContain(number);
-    expect(h.buttons(deskCard).map((b) => b.actionId)).toEqual(['incident.accept', 'incident.resolve', 'incident.reject']);
+    expect(h.buttons(deskCard).map((b) => b.actionId)).toEqual(['incident.accept', 'incident.resolve', 'incident.reject', 'incident.declare_major']);
     // …and the receipt waits in the reporter's DMs.
     await fake.waitFor(() => h.messagesIn(REPORTER).some((m) => (m.text ?? '').includes(number)));
 
@@ -53,7 +53,7 @@ describe('Slack end to end: report → accept → escalate → resolve → reope
     await h.press(DESK, deskCard, 'incident.accept');
     await fake.waitFor(() => h.textOf(fake.messages.get(`C0DESK:${deskCard.ts}`)).includes('Accepted by Zhang San'));
     const accepted = fake.messages.get(`C0DESK:${deskCard.ts}`)!;
-    expect(h.buttons(accepted).map((b) => b.actionId)).toEqual(['incident.resolve', 'incident.escalate', 'incident.hold', 'incident.reassign']);
+    expect(h.buttons(accepted).map((b) => b.actionId)).toEqual(['incident.resolve', 'incident.escalate', 'incident.hold', 'incident.reassign', 'incident.declare_major']);
     await fake.waitFor(() => h.messagesIn(REPORTER).some((m) => (m.text ?? '').includes('has taken your incident')));
 
     // Escalate asks for a reason in a modal, then moves the ticket to L1's queue.

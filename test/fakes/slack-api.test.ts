@@ -302,6 +302,238 @@ describe('failures and the call log', () => {
   });
 });
 
+describe('latency and failures after the work was done', () => {
+  it('latencyMs delays every Web API response; the call runs and is recorded on arrival', async () => {
+    const slow = await createFakeSlack({ latencyMs: 60 });
+    try {
+      expect(slow.latencyMs).toBe(60);
+      const client = new WebClient(TOKEN, { slackApiUrl: slow.url, retryConfig: { retries: 0 }, logger: quiet });
+      const t0 = Date.now();
+      const pending = client.chat.postMessage({ channel: 'C0WAR', text: 'slow' });
+      // the side effect is there before the answer leaves
+      await slow.waitFor((f) => f.messages.size === 1, 50);
+      const r = await pending;
+      expect(r.ok).toBe(true);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(55);
+      expect(slow.calls[0]!.at - t0).toBeLessThan(40);
+
+      // reset() keeps the latency; the property is mutable
+      slow.reset();
+      expect(slow.latencyMs).toBe(60);
+      slow.latencyMs = 0;
+      const t1 = Date.now();
+      await client.auth.test();
+      expect(Date.now() - t1).toBeLessThan(55);
+    } finally {
+      await slow.close(); // also drops responses still held back
+    }
+  });
+
+  it('latencyMs set on the handle applies to the next calls', async () => {
+    fake.latencyMs = 60;
+    try {
+      const t0 = Date.now();
+      await web.auth.test();
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(55);
+    } finally {
+      fake.latencyMs = 0;
+    }
+  });
+
+  it('{ status: 500, applied: true } does the work, then answers HTTP 500', async () => {
+    fake.failNext('conversations.create', { status: 500, applied: true });
+    const e = await failure(web.conversations.create({ name: 'inc-9-api-down' }));
+    expect(e).toBeInstanceOf(WebAPIHTTPError);
+    expect(e.statusCode).toBe(500);
+    const created = [...fake.channels.values()].filter((c) => c.name === 'inc-9-api-down');
+    expect(created).toHaveLength(1);
+    // the retry learns the channel exists
+    expect((await failure(web.conversations.create({ name: 'inc-9-api-down' }))).data.error).toBe('name_taken');
+    const [first, second] = fake.callsTo('conversations.create');
+    expect(first).toMatchObject({ status: 500, response: 'Internal Server Error', appliedResponse: { ok: true, channel: { id: created[0]!.id } } });
+    expect(second).toMatchObject({ status: 200, response: { ok: false, error: 'name_taken' } });
+    expect(second!.appliedResponse).toBeUndefined();
+
+    // respond() posts too: the post is stored, the poster sees 500
+    fake.failNext('response_url', { status: 500, applied: true });
+    const r = await fetch(`${fake.origin}/response/r1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"text":"x"}' });
+    expect(r.status).toBe(500);
+    expect(fake.responses).toMatchObject([{ id: 'r1', body: { text: 'x' } }]);
+  });
+});
+
+describe('conversations.list / history / replies and seeded messages', () => {
+  it('lists channels in creation order with cursor pagination', async () => {
+    const names = ['inc-1', 'inc-2', 'inc-3', 'inc-4', 'inc-5'];
+    for (const name of names) await web.conversations.create({ name });
+
+    const p1 = await web.conversations.list({ limit: 2 });
+    expect(p1.channels?.map((c) => c.name)).toEqual(['inc-1', 'inc-2']);
+    const c1 = p1.response_metadata?.next_cursor ?? '';
+    expect(c1).toMatch(/^[A-Za-z0-9+/]+=*$/); // opaque base64, like Slack's
+    const p2 = await web.conversations.list({ limit: 2, cursor: c1 });
+    expect(p2.channels?.map((c) => c.name)).toEqual(['inc-3', 'inc-4']);
+    const p3 = await web.conversations.list({ limit: 2, cursor: p2.response_metadata!.next_cursor! });
+    expect(p3.channels?.map((c) => c.name)).toEqual(['inc-5']);
+    expect(p3.response_metadata?.next_cursor).toBe('');
+    expect(p1.channels?.[0]).toMatchObject({ id: expect.stringMatching(/^C/), is_channel: true, is_private: false, is_archived: false, is_member: true });
+
+    // the real client's paginate() follows next_cursor to the end
+    const seen: string[] = [];
+    for await (const page of web.paginate('conversations.list', { limit: 2 })) seen.push(...((page as any).channels as any[]).map((c) => c.name));
+    expect(seen).toEqual(names);
+    expect(fake.callsTo('conversations.list').slice(-3).map((c) => c.args.cursor ?? '')).toEqual(['', c1, p2.response_metadata!.next_cursor]);
+
+    // default limit 100; Slack caps limit at 1000 instead of failing
+    expect((await web.conversations.list()).channels).toHaveLength(5);
+    expect((await web.conversations.list({ limit: 5000 })).channels).toHaveLength(5);
+    expect((await failure(web.conversations.list({ cursor: 'bm9wZQ==' }))).data.error).toBe('invalid_cursor');
+    expect((await failure(web.conversations.list({ cursor: '%%%' }))).data.error).toBe('invalid_cursor');
+    expect((await failure(web.conversations.list({ limit: -1 }))).data.error).toBe('invalid_limit');
+  });
+
+  it('filters archived and private channels like a bot token sees them', async () => {
+    fake.addChannel({ id: 'C0OPEN', name: 'open' });
+    fake.addChannel({ id: 'C0OLD', name: 'old', archived: true });
+    fake.addChannel({ id: 'C0SECRET', name: 'secret', isPrivate: true });
+    fake.addChannel({ id: 'C0HIDDEN', name: 'hidden', isPrivate: true, members: ['U0ALICE'] });
+    const ids = async (args: Record<string, any>): Promise<string[]> => ((await web.conversations.list(args)).channels ?? []).map((c) => c.id!);
+
+    expect(await ids({})).toEqual(['C0OPEN', 'C0OLD']); // default types=public_channel
+    expect(await ids({ exclude_archived: true })).toEqual(['C0OPEN']);
+    expect(await ids({ types: 'private_channel' })).toEqual(['C0SECRET']); // not the one the bot is not in
+    expect(await ids({ types: 'public_channel,private_channel', exclude_archived: true })).toEqual(['C0OPEN', 'C0SECRET']);
+    expect(await ids({ types: 'im,mpim' })).toEqual([]);
+    expect(fake.callsTo('conversations.list')[1]?.args.exclude_archived).toBe('true');
+    expect((await failure(web.conversations.list({ types: 'public' }))).data.error).toBe('invalid_types');
+    // a page boundary that falls among filtered-out channels still resumes correctly
+    const p1 = await web.conversations.list({ types: 'public_channel,private_channel', exclude_archived: true, limit: 1 });
+    const p2 = await web.conversations.list({ types: 'public_channel,private_channel', exclude_archived: true, limit: 1, cursor: p1.response_metadata!.next_cursor! });
+    expect([p1.channels?.[0]?.id, p2.channels?.[0]?.id, p2.response_metadata?.next_cursor]).toEqual(['C0OPEN', 'C0SECRET', '']);
+  });
+
+  it('addMessage seeds a person’s message; conversations.history returns parents newest first', async () => {
+    const room = fake.addChannel({ name: 'inc-7', members: [fake.botUserId, 'U0ALICE'] });
+    const a = await web.chat.postMessage({ channel: room.id, text: 'a' });
+    await web.chat.postMessage({ channel: room.id, text: 'a-reply', thread_ts: a.ts! });
+    const c = await web.chat.postMessage({ channel: room.id, text: 'c' });
+    const d = fake.addMessage({ channel: room.id, user: 'U0ALICE', text: 'd from alice' });
+    expect(d).toMatchObject({ channel: room.id, user: 'U0ALICE', text: 'd from alice', pinned: false });
+    expect(d.history).toMatchObject([{ via: 'seed', text: 'd from alice' }]);
+    expect(Number(d.ts)).toBeGreaterThan(Number(c.ts));
+    expect(fake.messages.get(`${room.id}:${d.ts}`)).toBe(d);
+
+    const h = await web.conversations.history({ channel: room.id });
+    expect(h.messages?.map((m) => m.text)).toEqual(['d from alice', 'c', 'a']);
+    expect(h.messages?.[0]).toEqual(fake.messagePayload(room.id, d.ts));
+    expect(h.messages?.[0]?.bot_id).toBeUndefined();
+    expect(h.messages?.[1]).toMatchObject({ user: fake.botUserId, bot_id: fake.botId });
+    expect(h.has_more).toBe(false);
+
+    const texts = async (args: Record<string, any>): Promise<string[]> =>
+      ((await web.conversations.history({ channel: room.id, ...args })).messages ?? []).map((m) => m.text!);
+    expect(await texts({ latest: c.ts })).toEqual(['a']);
+    expect(await texts({ latest: c.ts, inclusive: true })).toEqual(['c', 'a']);
+    expect(await texts({ oldest: a.ts })).toEqual(['d from alice', 'c']);
+    expect(await texts({ oldest: a.ts, latest: d.ts, inclusive: true })).toEqual(['d from alice', 'c', 'a']);
+    expect(await texts({ oldest: a.ts, latest: d.ts })).toEqual(['c']);
+
+    const p1 = await web.conversations.history({ channel: room.id, limit: 2 });
+    expect([p1.messages?.map((m) => m.text), p1.has_more]).toEqual([['d from alice', 'c'], true]);
+    const p2 = await web.conversations.history({ channel: room.id, limit: 2, cursor: p1.response_metadata!.next_cursor! });
+    expect([p2.messages?.map((m) => m.text), p2.has_more]).toEqual([['a'], false]);
+
+    expect((await failure(web.conversations.history({ channel: 'C0NEVERSEEN' }))).data.error).toBe('channel_not_found');
+    const outside = fake.addChannel({ name: 'not-ours', members: ['U0ALICE'] });
+    expect((await failure(web.conversations.history({ channel: outside.id }))).data.error).toBe('not_in_channel');
+    expect((await failure(web.conversations.history({ channel: room.id, latest: 'soon' }))).data.error).toBe('invalid_ts_latest');
+
+    // a channel first seen through addMessage is registered like on first API use; DMs are readable
+    fake.addMessage({ channel: 'C0ORIGIN', user: 'U0BOB', text: 'hi' });
+    expect((await web.conversations.history({ channel: 'C0ORIGIN' })).messages?.map((m) => m.user)).toEqual(['U0BOB']);
+    const dm = await web.chat.postMessage({ channel: 'U0BOB', text: 'dm' });
+    expect((await web.conversations.history({ channel: dm.channel! })).messages?.map((m) => m.text)).toEqual(['dm']);
+
+    // reset forgets seeded messages too
+    fake.reset();
+    expect(fake.messages.size).toBe(0);
+  });
+
+  it('conversations.replies returns the whole thread for the parent or any reply', async () => {
+    const room = fake.addChannel({ name: 'inc-8' });
+    const parent = await web.chat.postMessage({ channel: room.id, text: 'parent' });
+    const r1 = await web.chat.postMessage({ channel: room.id, text: 'r1', thread_ts: parent.ts! });
+    fake.addMessage({ channel: room.id, user: 'U0ALICE', text: 'r2', thread_ts: parent.ts! });
+    const lone = await web.chat.postMessage({ channel: room.id, text: 'lone' });
+
+    const t = await web.conversations.replies({ channel: room.id, ts: parent.ts! });
+    expect(t.messages?.map((m) => m.text)).toEqual(['parent', 'r1', 'r2']);
+    expect(t.messages?.[1]).toEqual(fake.messagePayload(room.id, r1.ts!));
+    expect(t.has_more).toBe(false);
+    expect((await web.conversations.replies({ channel: room.id, ts: r1.ts! })).messages?.map((m) => m.text)).toEqual(['parent', 'r1', 'r2']);
+    expect((await web.conversations.replies({ channel: room.id, ts: lone.ts! })).messages?.map((m) => m.text)).toEqual(['lone']);
+    // replies never show up in history
+    expect((await web.conversations.history({ channel: room.id })).messages?.map((m) => m.text)).toEqual(['lone', 'parent']);
+
+    const p1 = await web.conversations.replies({ channel: room.id, ts: parent.ts!, limit: 2 });
+    expect([p1.messages?.map((m) => m.text), p1.has_more]).toEqual([['parent', 'r1'], true]);
+    const p2 = await web.conversations.replies({ channel: room.id, ts: parent.ts!, limit: 2, cursor: p1.response_metadata!.next_cursor! });
+    expect([p2.messages?.map((m) => m.text), p2.has_more]).toEqual([['r2'], false]);
+
+    expect((await failure(web.conversations.replies({ channel: room.id, ts: '1.000001' }))).data.error).toBe('thread_not_found');
+    expect((await failure(web.conversations.replies({ channel: 'C0NEVERSEEN', ts: parent.ts! }))).data.error).toBe('channel_not_found');
+  });
+});
+
+describe('conversations.invite: force and uninvitable users', () => {
+  it('without force any per-user error fails the call; with force the valid users are invited', async () => {
+    const { channel } = await web.conversations.create({ name: 'inc-11' });
+    const id = channel!.id!;
+    fake.uninvitable.add('U0BOB');
+
+    const all = await failure(web.conversations.invite({ channel: id, users: 'U0ALICE,U0BOB,U0NOBODY' }));
+    expect(all.data).toMatchObject({
+      ok: false,
+      error: 'user_is_restricted',
+      errors: [
+        { user: 'U0BOB', ok: false, error: 'user_is_restricted' },
+        { user: 'U0NOBODY', ok: false, error: 'user_not_found' },
+      ],
+    });
+    expect([...fake.channels.get(id)!.members]).toEqual([fake.botUserId]);
+
+    const forced = await web.conversations.invite({ channel: id, users: 'U0ALICE,U0BOB,U0NOBODY', force: true });
+    expect(forced.ok).toBe(true);
+    expect((forced as any).errors).toEqual([
+      { user: 'U0BOB', ok: false, error: 'user_is_restricted' },
+      { user: 'U0NOBODY', ok: false, error: 'user_not_found' },
+    ]);
+    expect(fake.callsTo('conversations.invite')[1]?.args.force).toBe('true');
+    expect([...fake.channels.get(id)!.members]).toEqual([fake.botUserId, 'U0ALICE']);
+    // force with nobody left to invite is still an error
+    expect((await failure(web.conversations.invite({ channel: id, users: 'U0BOB,U0ALICE', force: true }))).data.error).toBe('user_is_restricted');
+    expect((await failure(web.conversations.invite({ channel: id, users: 'U0BOB' }))).data.error).toBe('user_is_restricted');
+
+    fake.reset();
+    expect(fake.uninvitable.size).toBe(0);
+  });
+
+  it('opts.uninvitable seeds the set and reset() restores it', async () => {
+    const f = await createFakeSlack({ users: { U0ALICE: { name: 'alice' }, U0GUEST: { name: 'guest' } }, uninvitable: ['U0GUEST'] });
+    try {
+      const client = new WebClient(TOKEN, { slackApiUrl: f.url, retryConfig: { retries: 0 }, logger: quiet });
+      const room = f.addChannel({ name: 'inc-12' });
+      expect((await failure(client.conversations.invite({ channel: room.id, users: 'U0GUEST' }))).data.error).toBe('user_is_restricted');
+      f.uninvitable.delete('U0GUEST');
+      await client.conversations.invite({ channel: room.id, users: 'U0GUEST' });
+      f.reset();
+      expect([...f.uninvitable]).toEqual(['U0GUEST']);
+    } finally {
+      await f.close();
+    }
+  });
+});
+
 describe('signed inbound requests (test/support/slack.ts)', () => {
   it('are accepted by Bolt verifySlackRequest; tampered ones are rejected', () => {
     const secret = 'sekrit';

@@ -16,7 +16,11 @@
  * Directory semantics: when `opts.users` is given the user directory is authoritative
  * (unknown user ids → `user_not_found` / `channel_not_found` like Slack). Channels that the fake has
  * never seen are accepted and registered on first use (the workspace's pre-existing channels, e.g. the
- * one a slash command came from), unless `strictChannels` is set.
+ * one a slash command came from), unless `strictChannels` is set. Reads (`conversations.history` / `.replies`) never
+ * register: like `conversations.info`, an unseen conversation is `channel_not_found`.
+ *
+ * Knobs for tests and benchmarks: `latencyMs` holds every Web API answer back (the method still runs on arrival);
+ * `failNext` injects errors, 429s, 500s, and 500s after the work was done (`applied: true`).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +39,8 @@ export interface SlackCall {
   status: number;
   /** The JSON (or text, for injected 500s) the fake answered with. */
   response: any;
+  /** For an injected `{ status: 500, applied: true }`: the result the method really produced (the caller never saw it). */
+  appliedResponse?: any;
 }
 
 /** One version of a message (the post itself, then one entry per `chat.update`). */
@@ -101,8 +107,19 @@ export interface FakeUser {
   isBot?: boolean;
 }
 
-/** A failure to inject with {@link FakeSlack.failNext}. */
-export type SlackFailure = { error: string } | { status: 429; retryAfter: number } | { status: 500 };
+/**
+ * A failure to inject with {@link FakeSlack.failNext}.
+ * - `{ error }`: HTTP 200 `{ ok: false, error }`; nothing happens.
+ * - `{ status: 429, retryAfter }`: rate limited (`Retry-After` seconds); nothing happens.
+ * - `{ status: 500 }`: outage before Slack did anything.
+ * - `{ status: 500, applied: true }`: Slack did the work (side effects happen, e.g. the channel is created) but the
+ *   caller gets HTTP 500 instead of the result, as when the process or network fails after Slack acted.
+ */
+export type SlackFailure =
+  | { error: string }
+  | { status: 429; retryAfter: number }
+  | { status: 500 }
+  | { status: 500; applied: true };
 
 /** Handle on a running fake Slack. */
 export interface FakeSlack {
@@ -135,17 +152,39 @@ export interface FakeSlack {
   views: Map<string, any>;
   /** Bookmarks added with `bookmarks.add`. */
   bookmarks: any[];
-  /** Make the next `times` (default 1) calls to `method` fail. Use method `response_url` to fail `respond()` posts. */
+  /**
+   * Users that exist in the directory but cannot be invited to channels (guests restricted from the conversation):
+   * `conversations.invite` reports them with the per-user error `user_is_restricted`. Starts as `opts.uninvitable`.
+   */
+  uninvitable: Set<string>;
+  /**
+   * Delay, in ms, before every Web API (`/api/<method>`) response is sent (default `opts.latencyMs` or 0). The method
+   * still runs and is recorded when the request arrives. Mutable; `reset()` leaves it as set.
+   */
+  latencyMs: number;
+  /**
+   * Make the next `times` (default 1) calls to `method` fail (see {@link SlackFailure}).
+   * Use method `response_url` to fail `respond()` posts (`{ error }` → HTTP 404 with that text; `applied` stores the post).
+   */
   failNext(method: string, failure: SlackFailure, times?: number): void;
   /** Register a trigger id as issued now (the client helper does this) so `views.open` enforces its 3 s expiry. */
   issueTrigger(triggerId: string, issuedAt?: number): void;
   /** Seed a channel (e.g. the channel a slash command comes from). The bot is a member unless `members` says otherwise. */
   addChannel(c: { id?: string; name: string; members?: Iterable<string>; archived?: boolean; isPrivate?: boolean; topic?: string; purpose?: string }): FakeChannel;
+  /**
+   * Seed a message written by a person (not the bot), e.g. one a test then sends a `reaction_added` event for. It gets a
+   * fresh ts (history `via: 'seed'`); `thread_ts` makes it a reply. An unseen `C…`/`G…` channel is registered like on
+   * first API use (unless `strictChannels`).
+   */
+  addMessage(m: { channel: string; user: string; text: string; thread_ts?: string }): FakeMessage;
   /** The message as Slack renders it in API responses and interaction payloads (`{type:'message', ts, text, blocks, …}`). */
   messagePayload(channel: string, ts: string): any | undefined;
   /** Wait until `predicate(fake)` is true (polls every 10 ms; default timeout 5 s; throws listing the calls seen). */
   waitFor(predicate: (f: FakeSlack) => boolean, timeoutMs?: number): Promise<void>;
-  /** Forget all calls, responses, messages, channels, views, failures and triggers (ts/id counters keep increasing). */
+  /**
+   * Forget all calls, responses, messages (seeded ones too), channels, views, failures and triggers; restore the user
+   * directory and `uninvitable` from the options. `latencyMs` stays as set; ts/id counters keep increasing.
+   */
   reset(): void;
   /** Stop the server (closing keep-alive connections). */
   close(): Promise<void>;
@@ -166,6 +205,10 @@ export interface FakeSlackOptions {
   validTokens?: string[];
   /** Lifetime of issued trigger ids; Slack: 3 s (api.slack.com/docs/triggers). 0 disables. */
   triggerTtlMs?: number;
+  /** Initial {@link FakeSlack.latencyMs}: delay every Web API response by this many ms (default 0). */
+  latencyMs?: number;
+  /** Initial {@link FakeSlack.uninvitable}: existing users that `conversations.invite` rejects with `user_is_restricted`. */
+  uninvitable?: Iterable<string>;
 }
 
 /** The DM channel id this fake uses for the app's DM with `userId` (Slack answers a post to `U…` with a `D…` channel). */
@@ -396,6 +439,37 @@ function tzInfo(tz: string): { tz_label: string; tz_offset: number } {
   }
 }
 
+/** A Slack ts (`1700000000.000100`, or a Unix time like `1700000000`) as integer microseconds, for exact comparison. */
+function tsMicros(ts: unknown): bigint | null {
+  if (typeof ts !== 'string' && typeof ts !== 'number') return null;
+  const m = /^(\d+)(?:\.(\d{0,6})\d*)?$/.exec(String(ts).trim());
+  if (!m) return null;
+  return BigInt(m[1] as string) * 1_000_000n + BigInt((m[2] ?? '').padEnd(6, '0'));
+}
+
+/** Slack's cursors are opaque base64 of `<kind>:<position>`, e.g. `dGVhbTpDMDYxRkE1UEI=` = `team:C061FA5PB`. */
+function encodeCursor(kind: string, position: string): string {
+  return Buffer.from(`${kind}:${position}`, 'utf8').toString('base64');
+}
+
+/** The position in a cursor of `kind`; '' for no cursor; null when the cursor is not one this fake issued. */
+function decodeCursor(cursor: unknown, kind: string): string | null {
+  if (cursor === undefined || cursor === null || cursor === '') return '';
+  if (typeof cursor !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(cursor)) return null;
+  const decoded = Buffer.from(cursor, 'base64').toString('utf8');
+  if (!decoded.startsWith(`${kind}:`) || decoded.length === kind.length + 1) return null;
+  return decoded.slice(kind.length + 1);
+}
+
+/** A `limit` argument: absent or 0 → `dflt`; above `max` → `max` (Slack caps rather than rejects); junk → null. */
+function parseLimit(v: unknown, dflt: number, max: number): number | null {
+  if (v === undefined || v === null || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) return null;
+  if (n === 0) return dflt;
+  return Math.min(n, max);
+}
+
 function describeCall(c: SlackCall, i: number): string {
   const args = { ...c.args };
   delete args.token;
@@ -431,6 +505,7 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
   const nextId = (prefix: string): string => `${prefix}${String(++idSeq).padStart(9, '0')}`;
 
   const failures = new Map<string, { failure: SlackFailure; left: number }[]>();
+  const delayed = new Set<NodeJS.Timeout>(); // responses held back by latencyMs
   const triggers = new Map<string, number>(); // issued trigger id → issued at
   const usedTriggers = new Set<string>();
 
@@ -460,6 +535,8 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
     dms: new Map(),
     views: new Map(),
     bookmarks: [],
+    uninvitable: new Set(opts.uninvitable ?? []),
+    latencyMs: opts.latencyMs ?? 0,
     failNext(method, failure, times = 1) {
       const q = failures.get(method) ?? [];
       q.push({ failure, left: times });
@@ -483,6 +560,22 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
       };
       fake.channels.set(id, ch);
       return ch;
+    },
+    addMessage(m) {
+      // A person posting in a channel the fake has not seen: the channel exists in the workspace.
+      if (/^[CG][A-Z0-9]+$/.test(m.channel)) lookupChannel(m.channel);
+      const ts = nextTs();
+      const msg: FakeMessage = {
+        channel: m.channel,
+        ts,
+        user: m.user,
+        text: m.text,
+        pinned: false,
+        history: [{ text: m.text, at: Date.now(), via: 'seed' }],
+        ...(m.thread_ts !== undefined && m.thread_ts !== '' ? { thread_ts: m.thread_ts } : {}),
+      };
+      fake.messages.set(`${m.channel}:${ts}`, msg);
+      return msg;
     },
     messagePayload(channel, ts) {
       const m = fake.messages.get(`${channel}:${ts}`);
@@ -537,8 +630,12 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
       triggers.clear();
       usedTriggers.clear();
       seedUsers();
+      fake.uninvitable.clear();
+      for (const u of opts.uninvitable ?? []) fake.uninvitable.add(u);
     },
     close: async () => {
+      for (const t of delayed) clearTimeout(t);
+      delayed.clear();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -581,6 +678,31 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
     ch.autoRegistered = true;
     return ch;
   };
+
+  /**
+   * Resolve the `channel` of a read method (conversations.history / .replies). Like conversations.info, reads never
+   * register unseen ids: an unknown conversation is `channel_not_found`. A bot token reads only conversations its bot
+   * user is a member of (docs.slack.dev/reference/methods/conversations.history, token table) → `not_in_channel`;
+   * auto-registered channels (membership unknown) and the app's DMs are readable.
+   */
+  const lookupReadable = (id: unknown): { id: string } | { error: string } => {
+    if (typeof id !== 'string' || id === '') return { error: 'channel_not_found' };
+    if (fake.dms.has(id)) return { id };
+    const ch = fake.channels.get(id);
+    if (!ch) return { error: 'channel_not_found' };
+    if (!ch.autoRegistered && !ch.members.has(botUserId)) return { error: 'not_in_channel' };
+    return { id };
+  };
+
+  /** Messages in `channel` ordered by ts (oldest first). */
+  const messagesIn = (channel: string): FakeMessage[] =>
+    [...fake.messages.values()]
+      .filter((m) => m.channel === channel)
+      .sort((x, y) => {
+        const a = tsMicros(x.ts) ?? 0n;
+        const b = tsMicros(y.ts) ?? 0n;
+        return a < b ? -1 : a > b ? 1 : 0;
+      });
 
   /** Resolve the `channel` of chat.postMessage: ids, user ids (→ app DM) and channel names. */
   const resolvePostTarget = (channel: unknown): { id: string; ch?: FakeChannel } | { error: string } => {
@@ -848,6 +970,119 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
       return { ok: true, channel: channelJson(ch) };
     },
 
+    'conversations.list': (a) => {
+      // types: comma-separated public_channel, private_channel, mpim, im (default public_channel);
+      // limit: default 100, "no larger than 1000"; cursor-paginated, channels in creation order
+      // (docs.slack.dev/reference/methods/conversations.list). The fake lists `fake.channels` only: its DMs and group
+      // DMs are not conversations it keeps objects for, so `im`/`mpim` add nothing.
+      const KNOWN = ['public_channel', 'private_channel', 'mpim', 'im'];
+      const types = typeof a.types === 'string' && a.types.trim() !== ''
+        ? a.types.split(',').map((t: string) => t.trim()).filter(Boolean)
+        : ['public_channel'];
+      if (types.some((t: string) => !KNOWN.includes(t))) return fail('invalid_types');
+      const limit = parseLimit(a.limit, 100, 1000);
+      if (limit === null) return fail('invalid_limit');
+      const excludeArchived = truthy(a.exclude_archived);
+      const matches = (c: FakeChannel): boolean => {
+        if (excludeArchived && c.archived) return false;
+        // A bot token sees the private channels its bot user is a member of, not all of them.
+        if (c.isPrivate) return types.includes('private_channel') && c.members.has(botUserId);
+        return types.includes('public_channel');
+      };
+      const all = [...fake.channels.values()];
+      const from = decodeCursor(a.cursor, 'team');
+      let start = 0;
+      if (from === null) return fail('invalid_cursor');
+      if (from !== '') {
+        start = all.findIndex((c) => c.id === from);
+        if (start < 0) return fail('invalid_cursor');
+      }
+      const channels: Record<string, any>[] = [];
+      let next = '';
+      for (let i = start; i < all.length; i++) {
+        const c = all[i] as FakeChannel;
+        if (!matches(c)) continue;
+        if (channels.length === limit) {
+          next = encodeCursor('team', c.id);
+          break;
+        }
+        channels.push(channelJson(c));
+      }
+      return { ok: true, channels, response_metadata: { next_cursor: next } };
+    },
+
+    'conversations.history': (a) => {
+      const target = lookupReadable(a.channel);
+      if ('error' in target) return fail(target.error);
+      // latest: "only messages before this Unix timestamp" (default now); oldest: "only messages after" (default 0);
+      // inclusive: include messages with exactly `latest`/`oldest`, "ignored unless either timestamp is specified";
+      // limit: default 100, maximum 999 (docs.slack.dev/reference/methods/conversations.history). Newest first; only
+      // parent messages (thread replies come from conversations.replies). This fake models Marketplace/internal apps
+      // (Tier 3), not the 15-per-call limit on non-Marketplace commercial apps since May 2025.
+      const latest = a.latest === undefined || a.latest === '' ? null : tsMicros(a.latest);
+      if (latest === null && a.latest !== undefined && a.latest !== '') return fail('invalid_ts_latest');
+      const oldest = a.oldest === undefined || a.oldest === '' ? 0n : tsMicros(a.oldest);
+      if (oldest === null) return fail('invalid_ts_oldest');
+      const inclusive = truthy(a.inclusive);
+      const limit = parseLimit(a.limit, 100, 999);
+      if (limit === null) return fail('invalid_limit');
+      // Cursor: `next_ts:<ts digits>` of the first message of the next page (as Slack's `bmV4dF90czo…`).
+      const from = decodeCursor(a.cursor, 'next_ts');
+      if (from === null || (from !== '' && !/^\d+$/.test(from))) return fail('invalid_cursor');
+      const upTo = from === '' ? null : BigInt(from);
+      const inRange = messagesIn(target.id)
+        .filter((m) => m.thread_ts === undefined || m.thread_ts === m.ts)
+        .filter((m) => {
+          const t = tsMicros(m.ts) ?? 0n;
+          if (inclusive ? t < oldest : t <= oldest) return false;
+          if (latest !== null && (inclusive ? t > latest : t >= latest)) return false;
+          return upTo === null || t <= upTo;
+        })
+        .reverse();
+      const page = inRange.slice(0, limit);
+      const following = inRange[limit];
+      const pinCount = [...fake.messages.values()].filter((m) => m.channel === target.id && m.pinned).length;
+      return {
+        ok: true,
+        messages: page.map((m) => fake.messagePayload(m.channel, m.ts)),
+        has_more: following !== undefined,
+        pin_count: pinCount,
+        ...(following ? { response_metadata: { next_cursor: encodeCursor('next_ts', following.ts.replace('.', '')) } } : {}),
+      };
+    },
+
+    'conversations.replies': (a) => {
+      const target = lookupReadable(a.channel);
+      if ('error' in target) return fail(target.error);
+      // ts: the parent or any message in the thread; a message without replies returns just itself;
+      // thread_not_found: "Value for ts was missing or invalid" (docs.slack.dev/reference/methods/conversations.replies).
+      if (typeof a.ts !== 'string' || a.ts === '') return fail('thread_not_found');
+      const m = fake.messages.get(`${target.id}:${a.ts}`);
+      if (!m) return fail('thread_not_found');
+      const root = m.thread_ts ?? m.ts;
+      const thread = messagesIn(target.id).filter((x) => x.ts === root || x.thread_ts === root);
+      // The parent first, then the replies oldest first.
+      thread.sort((x, y) => (x.ts === root ? -1 : y.ts === root ? 1 : 0));
+      // limit: the docs give no default or maximum; the fake answers up to 1000 per page.
+      const limit = parseLimit(a.limit, 1000, 1000);
+      if (limit === null) return fail('invalid_limit');
+      const from = decodeCursor(a.cursor, 'next_ts');
+      if (from === null) return fail('invalid_cursor');
+      let start = 0;
+      if (from !== '') {
+        start = thread.findIndex((x) => x.ts.replace('.', '') === from);
+        if (start < 0) return fail('invalid_cursor');
+      }
+      const page = thread.slice(start, start + limit);
+      const following = thread[start + limit];
+      return {
+        ok: true,
+        messages: page.map((x) => fake.messagePayload(x.channel, x.ts)),
+        has_more: following !== undefined,
+        ...(following ? { response_metadata: { next_cursor: encodeCursor('next_ts', following.ts.replace('.', '')) } } : {}),
+      };
+    },
+
     'conversations.create': (a) => {
       const name = typeof a.name === 'string' ? a.name : '';
       // Channel names: required, ≤ 80 chars, only lowercase letters, digits, '-' and '_'
@@ -877,8 +1112,13 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
         if (u === botUserId) errors.push({ user: u, ok: false, error: 'cant_invite_self' });
         else if (strictUsers && !users.has(u)) errors.push({ user: u, ok: false, error: 'user_not_found' });
         else if (ch.members.has(u)) errors.push({ user: u, ok: false, error: 'already_in_channel' });
+        // user_is_restricted: "An invited user is a guest user that is restricted from accessing this conversation."
+        else if (fake.uninvitable.has(u)) errors.push({ user: u, ok: false, error: 'user_is_restricted' });
         else ok.push(u);
       }
+      // Without force any per-user error fails the whole call (nobody is invited; `errors` lists each one). With
+      // force=true "continue inviting the valid ones while disregarding invalid IDs" (docs.slack.dev/reference/methods/
+      // conversations.invite): ok, with the skipped users in `errors`; still an error when nobody could be invited.
       const first = errors[0];
       if (first && !truthy(a.force)) return fail(first.error, { errors });
       if (ok.length === 0 && first) return fail(first.error, { errors });
@@ -1037,6 +1277,7 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
         } catch {
           /* keep text */
         }
+        if (f && 'applied' in f) fake.responses.push({ id: decodeURIComponent(rm[1] as string), body, at: Date.now() });
         if (f) return send(res, 'error' in f ? { status: 404, body: f.error } : failureReply(f));
         fake.responses.push({ id: decodeURIComponent(rm[1] as string), body, at: Date.now() });
         return send(res, { status: 200, body: 'ok' });
@@ -1053,7 +1294,9 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
 
       let reply: Reply;
       const injected = takeFailure(method);
-      if (injected) reply = failureReply(injected);
+      // `{ status: 500, applied: true }` runs the method for real below and only replaces its answer.
+      const applyThenFail = injected !== undefined && 'applied' in injected;
+      if (injected && !applyThenFail) reply = failureReply(injected);
       else if (args === null) reply = { status: 200, body: { ok: false, error: 'invalid_json' } };
       else if (token === null) reply = { status: 200, body: { ok: false, error: 'not_authed' } };
       else if (opts.validTokens && !opts.validTokens.includes(token)) reply = { status: 200, body: { ok: false, error: 'invalid_auth' } };
@@ -1068,8 +1311,27 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
           }
         }
       }
-      fake.calls.push({ method, args: args ?? { _raw: raw }, token, at, status: reply.status, response: reply.body });
-      send(res, reply);
+      let appliedResponse: any;
+      if (injected && applyThenFail) {
+        appliedResponse = reply.body;
+        reply = failureReply(injected);
+      }
+      fake.calls.push({
+        method,
+        args: args ?? { _raw: raw },
+        token,
+        at,
+        status: reply.status,
+        response: reply.body,
+        ...(applyThenFail ? { appliedResponse } : {}),
+      });
+      const final = reply;
+      if (!(fake.latencyMs > 0)) return send(res, final);
+      const t = setTimeout(() => {
+        delayed.delete(t);
+        if (!res.destroyed && !res.writableEnded) send(res, final);
+      }, fake.latencyMs);
+      delayed.add(t);
     });
   });
 

@@ -399,10 +399,17 @@ describe('change priority', () => {
   it('by the desk: new priority, marked as changed, with the reason on the event', () => {
     const before = fresh();
     expect(before).toMatchObject({ priority: 'P3', priorityChanged: false });
-    const r = step(before, { type: 'ChangePriority', priority: 'P1', reason: 'payroll is down for everyone' }, as('zhang.san'), at(2));
+    const r = step(before, { type: 'ChangePriority', priority: 'P2', reason: 'the whole team is blocked' }, as('zhang.san'), at(2));
     if (!r.ok) throw new Error(JSON.stringify(r));
-    expect(r.events).toEqual([{ type: 'PriorityChanged', from: 'P3', to: 'P1', reason: 'payroll is down for everyone' }]);
-    expect(r.state).toMatchObject({ priority: 'P1', priorityChanged: true, status: 'new' });
+    expect(r.events).toEqual([{ type: 'PriorityChanged', from: 'P3', to: 'P2', reason: 'the whole team is blocked' }]);
+    expect(r.state).toMatchObject({ priority: 'P2', priorityChanged: true, status: 'new', major: null });
+  });
+
+  it('raising it to P1 also declares a major incident (every P1 is one, DOMAIN.md §6)', () => {
+    const r = step(fresh(), { type: 'ChangePriority', priority: 'P1', reason: 'payroll is down for everyone' }, as('zhang.san'), at(2));
+    if (!r.ok) throw new Error(JSON.stringify(r));
+    expect(r.events.map((e) => e.type)).toEqual(['PriorityChanged', 'MajorIncidentDeclared']);
+    expect(r.state.major).toMatchObject({ state: 'declared', declaredBy: null, commander: { id: 'chen.jing' }, cadenceMs: 30 * 60_000 });
   });
 
   it('to the same priority is refused', () => {

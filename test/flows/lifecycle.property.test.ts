@@ -21,7 +21,7 @@ import {
   type Tier,
 } from '../../src/flows/incident/model';
 import type { Policy } from '../../src/flows/policy/policy';
-import { clocksRunning, dueTimerEvents, instantOfSlaMs, slaElapsedMs, stepKeys, warnMs } from '../../src/flows/policy/sla';
+import { clocksRunning, dueTimerEvents, instantOfSlaMs, slaElapsedMs, stepKeys, timerItems as timerItemsOf, warnMs } from '../../src/flows/policy/sla';
 import { TEST_PEOPLE, guestRef, personRef, testPolicy, type TestPersonKey } from '../support/policy';
 import { INCIDENT_ID, T0 } from './fixtures';
 
@@ -77,6 +77,13 @@ const command: fc.Arbitrary<CommandSpec> = fc.oneof(
   { weight: 1, arbitrary: reason.map((r) => ({ type: 'DenyRequest' as const, reason: r })) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('ChangePriority' as const), priority: fc.constantFrom(...PRIORITIES), reason }) },
   { weight: 1, arbitrary: fc.constant({ type: 'CloseIncident' as const }) },
+  // Major incidents (DOMAIN.md §6): they must never disturb the lifecycle.
+  { weight: 1, arbitrary: fc.constant({ type: 'DeclareMajor' as const }) },
+  { weight: 1, arbitrary: fc.constant({ type: 'ConfirmMajor' as const }) },
+  { weight: 1, arbitrary: reason.map((r) => ({ type: 'DowngradeMajor' as const, reason: r })) },
+  { weight: 1, arbitrary: reason.map((r) => ({ type: 'PostStatusUpdate' as const, text: r })) },
+  { weight: 1, arbitrary: reason.map((r) => ({ type: 'AddNote' as const, text: r, source: 'command' as const })) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('ChangeMajorRoles' as const), commander: fc.option(personKey, { nil: null }), commsLead: fc.option(personKey, { nil: null }) }) },
 );
 
 /**
@@ -122,6 +129,17 @@ const FITTING: Record<Command['type'], Exclude<ActorSpec['pick'], 'fitting' | 'p
   DenyRequest: 'approver',
   ChangePriority: 'manager',
   CloseIncident: 'system',
+  DeclareMajor: 'manager',
+  ConfirmMajor: 'manager',
+  DowngradeMajor: 'manager',
+  ChangeMajorRoles: 'manager',
+  PostStatusUpdate: 'manager',
+  AddNote: 'assignee',
+  JoinWarRoom: 'manager',
+  LinkToMajor: 'system',
+  AttachReport: 'system',
+  RecordWarRoom: 'system',
+  RecordRoomMembers: 'system',
 };
 
 function resolveActor(spec: ActorSpec, state: Incident, p: Policy, type: Command['type']): Actor {
@@ -295,9 +313,14 @@ describe('lifecycle invariants (property)', () => {
           expect(decision.events.length).toBeGreaterThan(0);
           // closed and rejected are final: nothing moves them; only the reporter's one rating of a closed incident is taken.
           if (FINAL.includes(before.status)) {
+            // … and a note for the post-incident review, which moves nothing.
             expect(before.status).toBe('closed');
-            expect(cmd.type).toBe('RateIncident');
-            expect(before.rating).toBeNull();
+            expect(['RateIncident', 'AddNote']).toContain(cmd.type);
+            if (cmd.type === 'RateIncident') expect(before.rating).toBeNull();
+          }
+          // Every P1 is major: raising an open incident to P1 declares it in the same decision.
+          if (cmd.type === 'ChangePriority' && cmd.priority === 'P1' && ['new', 'in_progress', 'pending'].includes(before.status) && (!before.major || before.major.state === 'downgraded')) {
+            expect(decision.events.map((e) => e.type)).toContain('MajorIncidentDeclared');
           }
           let next = before;
           for (const e of decision.events) {
@@ -352,6 +375,11 @@ describe('lifecycle invariants (property)', () => {
             timeline.some((t) => t.event.type === 'IncidentAccepted' || (t.event.type === 'IncidentReassigned' && t.event.assignee !== null)),
           );
           expect(state.priorityChanged).toBe(timeline.some((t) => t.event.type === 'PriorityChanged'));
+          // Major: updates are counted; no cadence once downgraded or done.
+          expect(state.major?.updates ?? 0).toBe(timeline.filter((t) => t.event.type === 'StatusUpdatePosted').length);
+          if (!state.major || state.major.state === 'downgraded' || !['pending_approval', 'new', 'in_progress', 'pending'].includes(state.status)) {
+            expect(timerItemsOf(state).some((i) => i.kind === 'cadence')).toBe(false);
+          }
         }
       }),
       { numRuns: 1000 },
@@ -362,7 +390,8 @@ describe('lifecycle invariants (property)', () => {
       [
         'IncidentAccepted', 'IncidentEscalated', 'IncidentReassigned', 'IncidentRejected', 'IncidentHeld', 'IncidentResumed',
         'IncidentResolved', 'ResolutionConfirmed', 'IncidentReopened', 'IncidentRated', 'RequestApproved', 'RequestDenied',
-        'PriorityChanged', 'IncidentClosed',
+        'PriorityChanged', 'IncidentClosed', 'MajorIncidentDeclared', 'MajorIncidentConfirmed', 'MajorIncidentDowngraded',
+        'StatusUpdatePosted', 'NoteAdded', 'MajorRolesChanged', 'ReviewScheduled',
       ].sort(),
     );
     expect(accepted).toBeGreaterThan(2000);

@@ -56,6 +56,12 @@ const ACTION_COMMAND: Partial<Record<ActionId, CommandType>> = {
   'incident.rate': 'RateIncident',
   'request.approve': 'ApproveRequest',
   'request.deny': 'DenyRequest',
+  'incident.declare_major': 'DeclareMajor',
+  'war_room.join': 'JoinWarRoom',
+  'war_room.update': 'PostStatusUpdate',
+  'war_room.roles': 'ChangeMajorRoles',
+  'major.confirm': 'ConfirmMajor',
+  'major.downgrade': 'DowngradeMajor',
 };
 
 function entry(event: EventBody, actor: Actor, when: string, status: Incident['status']): TimelineEntry {

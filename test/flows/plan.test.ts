@@ -108,7 +108,7 @@ describe('planEffects', () => {
     const slackOnly = act(atDesk(), cmd.escalate(), as('zhang.san'), ['slack']).effects;
     expect(slackOnly.every((e) => e.platform === 'slack')).toBe(true);
     const both = act(atDesk(), cmd.escalate(), as('zhang.san'), ['slack', 'console']).effects;
-    expect(both.filter((e) => e.platform === 'console').map((e) => e.target.id).sort()).toEqual(['desk', 'l1']);
+    expect(both.filter((e) => e.platform === 'console').map((e) => ('target' in e ? e.target.id : '')).sort()).toEqual(['desk', 'l1']);
   });
 
   it('the reporter gets no message about what they did themselves', () => {

@@ -392,6 +392,8 @@ describe('SLA timers', () => {
       'to:l1',
       'EscalationStepReached',
       'to:l2',
+      // It was declared major as a P1 at report: its first status update was due at 30m.
+      'UpdateReminderSent',
     ]);
     const state = (await d.load({ id: p1.id }))!;
     expect(state.tier).toBe('l2');

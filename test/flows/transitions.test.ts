@@ -4,6 +4,7 @@ import { decide, evolve } from '../../src/flows/incident/decide';
 import type { Actor } from '../../src/flows/incident/events';
 import { STATUSES, type Incident, type Status } from '../../src/flows/incident/model';
 import { TRANSITIONS, allowedFrom } from '../../src/flows/incident/transitions';
+import { newMajor } from '../../src/flows/major/major';
 import { personRef, testPolicy } from '../support/policy';
 import { SYSTEM, T0, as, at, report } from './fixtures';
 
@@ -42,6 +43,22 @@ const EXPECTED: Record<CommandType, Partial<Record<Status, Status>>> = {
   ChangePriority: { pending_approval: 'pending_approval', new: 'new', in_progress: 'in_progress', pending: 'pending' },
   // no answer within the configured time closes a resolved incident
   CloseIncident: { resolved: 'closed' },
+  // Major incidents (DOMAIN.md §6) never move the lifecycle: declared, confirmed or downgraded
+  // while the incident is open; roles and updates until it is resolved (a last "all clear").
+  DeclareMajor: { new: 'new', in_progress: 'in_progress', pending: 'pending' },
+  ConfirmMajor: { new: 'new', in_progress: 'in_progress', pending: 'pending' },
+  DowngradeMajor: { new: 'new', in_progress: 'in_progress', pending: 'pending' },
+  ChangeMajorRoles: { new: 'new', in_progress: 'in_progress', pending: 'pending', resolved: 'resolved' },
+  PostStatusUpdate: { new: 'new', in_progress: 'in_progress', pending: 'pending', resolved: 'resolved' },
+  JoinWarRoom: { new: 'new', in_progress: 'in_progress', pending: 'pending', resolved: 'resolved' },
+  // notes go on the timeline until the review is done, after close too
+  AddNote: { new: 'new', in_progress: 'in_progress', pending: 'pending', resolved: 'resolved', closed: 'closed' },
+  // a new report may be the known outage even before approval
+  LinkToMajor: { pending_approval: 'pending_approval', new: 'new', in_progress: 'in_progress', pending: 'pending' },
+  AttachReport: { new: 'new', in_progress: 'in_progress', pending: 'pending' },
+  // what the platform did (a room, its members) is recorded whenever it happens
+  RecordWarRoom: { new: 'new', in_progress: 'in_progress', pending: 'pending', resolved: 'resolved', closed: 'closed' },
+  RecordRoomMembers: { new: 'new', in_progress: 'in_progress', pending: 'pending', resolved: 'resolved', closed: 'closed' },
 };
 
 const ALL_COMMANDS = Object.keys(EXPECTED) as CommandType[];
@@ -86,13 +103,36 @@ const COMMANDS: Record<CommandType, Command> = {
   DenyRequest: { type: 'DenyRequest', reason: 'not budgeted' },
   ChangePriority: { type: 'ChangePriority', priority: 'P1', reason: 'whole floor is down' },
   CloseIncident: { type: 'CloseIncident' },
+  DeclareMajor: { type: 'DeclareMajor' },
+  ConfirmMajor: { type: 'ConfirmMajor' },
+  DowngradeMajor: { type: 'DowngradeMajor', reason: 'only one user affected' },
+  ChangeMajorRoles: { type: 'ChangeMajorRoles', commander: 'pm.gao', commsLead: 'zhang.san' },
+  PostStatusUpdate: { type: 'PostStatusUpdate', text: 'failover in progress' },
+  JoinWarRoom: { type: 'JoinWarRoom', platform: 'slack', user: 'U0L1' },
+  AddNote: { type: 'AddNote', text: 'DB CPU at 100 %', source: 'command' },
+  LinkToMajor: { type: 'LinkToMajor', majorId: '00000000-0000-4000-8000-000000000099', number: 'INC-99', title: 'payroll down' },
+  AttachReport: { type: 'AttachReport', incidentId: '00000000-0000-4000-8000-000000000098', number: 'INC-98', reporter: personRef('reporter.a') },
+  RecordWarRoom: { type: 'RecordWarRoom', platform: 'slack', channel: 'C0ROOM', name: 'inc-1-x', invited: 3, uninvited: [] },
+  RecordRoomMembers: { type: 'RecordRoomMembers', platform: 'slack', names: ['Li Wei'], uninvited: [] },
 };
+
+/** Commands that act on a major incident: the state under test is one (with a Slack room). */
+const ON_MAJOR = new Set<CommandType>(['ConfirmMajor', 'DowngradeMajor', 'ChangeMajorRoles', 'PostStatusUpdate', 'JoinWarRoom', 'AttachReport', 'RecordRoomMembers']);
+function forCommand(type: CommandType, state: Incident): Incident {
+  const major = newMajor(state, policy, at(5), null, false);
+  if (type === 'RecordWarRoom') return { ...state, major };
+  if (!ON_MAJOR.has(type)) return state;
+  return { ...state, major: { ...major, rooms: [{ platform: 'slack', channel: 'C0ROOM', name: 'inc-1-x', openedAt: at(6) }] } };
+}
 
 /** Someone entitled to the command, so that only the lifecycle can refuse it. */
 function authorised(type: CommandType, state: Incident): Actor {
   if (type === 'AcceptIncident') return as('zhang.san'); // member of the desk (the current tier)
   if (type === 'ResolveIncident' && state.status === 'new') return as('zhang.san');
   if (type === 'RateIncident') return { kind: 'person', person: state.reporter };
+  if (type === 'RecordWarRoom' || type === 'RecordRoomMembers' || type === 'LinkToMajor' || type === 'AttachReport') return SYSTEM;
+  if (type === 'DeclareMajor' || type === 'ConfirmMajor' || type === 'DowngradeMajor' || type === 'ChangeMajorRoles' || type === 'PostStatusUpdate' || type === 'JoinWarRoom') return as('chen.jing');
+  if (type === 'AddNote') return as('li.wei');
   return SYSTEM;
 }
 
@@ -101,7 +141,7 @@ const PAIRS = ALL_COMMANDS.flatMap((type) => STATUSES.map((status) => [type, sta
 describe('lifecycle table (DOMAIN.md §4)', () => {
   it('enumerates every command × status pair', () => {
     expect(ALL_COMMANDS.sort()).toEqual((Object.keys(TRANSITIONS) as CommandType[]).sort());
-    expect(PAIRS).toHaveLength(14 * 7);
+    expect(PAIRS).toHaveLength(25 * 7);
   });
 
   it.each(PAIRS)('TRANSITIONS: %s from %s is possible exactly when the spec says', (type, status) => {
@@ -115,7 +155,7 @@ describe('lifecycle table (DOMAIN.md §4)', () => {
   });
 
   it.each(PAIRS)('decide + evolve: %s from %s', (type, status) => {
-    const state = inStatus(status);
+    const state = forCommand(type, inStatus(status));
     const actor = authorised(type, state);
     const d = decide(state, COMMANDS[type], { now: at(10), policy, actor, platform: actor.kind === 'system' ? 'system' : 'slack' });
     const target = EXPECTED[type][status];

@@ -66,7 +66,7 @@ const WHO = new Set(['who', 'people', '人员']);
 const CARDS = new Set(['cards', '卡片']);
 const SHOW = new Set(['show', '显示']);
 /** Bot sub-commands also understood without the command name; the whole line goes to the bot. */
-const BOT_WORDS = new Set(['report', 'new', 'status', 'st', 'list', 'ls', '报障', '状态', '列表']);
+const BOT_WORDS = new Set(['report', 'new', 'status', 'st', 'list', 'ls', 'sla', 'major', 'update', 'note', 'link', '报障', '状态', '列表', '时效', '重大', '进展', '记录', '关联', '报告']);
 const PRESS = /^#?(\d+)\.(\d+)$/;
 
 type LineResult = 'quit' | void;

@@ -56,6 +56,8 @@ export function createConsolePort(out: { write(s: string): void }, opts: Console
   const byMessageId = new Map<string, number>();
   let lastCard = 0;
   let lastText = 0;
+  const rooms = new Set<string>();
+  const line = (text: string) => out.write(`${paint('dim', `── ${text} ──`)}\n`);
 
   function print(live: LiveCard, updated: boolean): void {
     const where = `${targetLabel(live.target)} · ${ui(locale, 'console.card', { no: live.no })}${updated ? ` ${ui(locale, 'console.updated')}` : ''}`;
@@ -104,6 +106,38 @@ export function createConsolePort(out: { write(s: string): void }, opts: Console
       return { channel: label, messageId: `${session}:t${++lastText}` };
     },
 
+    // War rooms are channels named like Slack's, printed as they are made (the demo shows the flow).
+    rooms: {
+      roomName(number, title, prefix, attempt) {
+        const slug = (x: string) => x.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '-').replace(/^-+|-+$/g, '');
+        const words = slug(title).slice(0, 40).replace(/-+$/g, '');
+        return `${prefix}-${slug(number.replace(/^inc-?/i, ''))}${words ? `-${words}` : ''}${attempt > 0 ? `-${attempt + 1}` : ''}`;
+      },
+      async createRoom(name) {
+        if (rooms.has(name)) return 'taken';
+        rooms.add(name);
+        line(ui(locale, 'console.room.created', { room: `#${name}` }));
+        return { channel: name };
+      },
+      async findOwnRoom(name) {
+        return rooms.has(name) ? { channel: name } : null;
+      },
+      async describeRoom(channel, topic) {
+        line(`#${channel} · ${topic}`);
+      },
+      async inviteToRoom(channel, users) {
+        line(ui(locale, 'console.room.invited', { room: `#${channel}`, users: users.map((u) => `@${u}`).join(', ') }));
+        return { failed: [] };
+      },
+      async pin(message) {
+        const no = byMessageId.get(message.messageId);
+        line(ui(locale, 'console.room.pinned', { room: message.channel, no: no ?? '?' }));
+      },
+      async archiveRoom(channel) {
+        rooms.delete(channel);
+        line(ui(locale, 'console.room.archived', { room: `#${channel}` }));
+      },
+    },
     card: (no) => byNo.get(no),
     cards: () => [...byNo.values()].sort((a, b) => a.no - b.no),
     show(no) {

@@ -269,6 +269,35 @@ export function createSlackApp(opts: SlackAppOptions) {
     await onMessage(event.user, event.text ?? '', event.channel, event.thread_ts ?? event.ts);
   });
 
+  // A configured reaction (default :memo:) on a message in a war room puts that message on the
+  // incident's timeline with its author. Needs reactions:read and channels:history.
+  app.event('reaction_added', async ({ event }) => {
+    const e = event as { user?: string; reaction?: string; item?: { type?: string; channel?: string; ts?: string } };
+    if (e.item?.type !== 'message' || !e.item.channel || !e.item.ts || !e.user || e.reaction !== policy.major.noteReaction) return;
+    const { channel, ts } = e.item;
+    try {
+      if (!(await store.roomByChannel('slack', channel))) return;
+      const found = await findMessage(channel, ts);
+      if (!found?.text) return;
+      const person = identify(policy, 'slack', e.user);
+      const author = found.user ? identify(policy, 'slack', found.user) : null;
+      const reply = await interactions.reaction(person, { platform: 'slack', channel, messageId: ts, reaction: e.reaction, text: found.text, author });
+      if (reply?.kind === 'text') await tell(channel, e.user, reply.text).catch(() => {});
+    } catch (err) {
+      logger.error('slack reaction failed', { error: (err as Error).message });
+    }
+  });
+
+  /** A message by channel and ts: top-level through history, a thread reply through replies. */
+  async function findMessage(channel: string, ts: string): Promise<{ text?: string; user?: string } | null> {
+    const top = await app.client.conversations.history({ channel, latest: ts, inclusive: true, limit: 1 });
+    const hit = top.messages?.find((m) => m.ts === ts);
+    if (hit) return { text: hit.text, user: hit.user };
+    const thread = await app.client.conversations.replies({ channel, ts }).catch(() => null);
+    const reply = thread?.messages?.find((m) => m.ts === ts);
+    return reply ? { text: reply.text, user: reply.user } : null;
+  }
+
   app.message(async ({ message }) => {
     const m = message as { channel_type?: string; subtype?: string; bot_id?: string; user?: string; text?: string; channel: string };
     // Only people writing to the bot directly; never our own posts or edits.

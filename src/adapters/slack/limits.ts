@@ -31,6 +31,14 @@ export const SLACK_LIMITS = {
   plainTextInputMax: 3000,
   /** chat.postMessage `text`: longer is truncated by Slack */
   messageText: 40000,
+  /** conversations.create `name`: at most 80 characters of `[a-z0-9_-]` */
+  channelName: 80,
+  /** conversations.setTopic / setPurpose: 250 characters */
+  topic: 250,
+  /** conversations.invite `users`: up to 1000 ids per call */
+  inviteBatch: 1000,
+  /** conversations.list `limit`: at most 1000 per page */
+  listPage: 1000,
 } as const;
 
 /** Slack error codes that retrying cannot fix: the outbox parks the item instead. */
@@ -51,4 +59,10 @@ export const PERMANENT_ERRORS = new Set([
   'no_text',
   'user_not_found',
   'cannot_dm_bot',
+  // conversations.create: a name Slack will never take, or a workspace that forbids creating
+  'invalid_name_required',
+  'invalid_name_specials',
+  'invalid_name_maxlength',
+  'invalid_name_punctuation',
+  'restricted_action',
 ]);

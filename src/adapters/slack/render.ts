@@ -49,7 +49,7 @@ export function renderCard(card: NeutralCard): RenderedMessage {
       type: 'section',
       fields: card.fields.slice(i, i + L.sectionFields).map((f) => ({
         type: 'mrkdwn',
-        text: cut(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, L.fieldText, warnings, f.label),
+        text: cut(`*${escapeMrkdwn(f.label)}*\n${f.channel?.platform === 'slack' ? `<#${f.channel.id}>` : escapeMrkdwn(f.value)}`, L.fieldText, warnings, f.label),
       })),
     });
   }

@@ -11,9 +11,35 @@ export type ParsedCommand =
   | { kind: 'report'; title: string; description: string }
   | { kind: 'priority'; number: string; priority: Priority; reason: string }
   | { kind: 'sla'; number: string | null }
-  | { kind: 'error'; key: 'command.status_needs_number' | 'command.priority_usage' | 'command.sla_usage'; text: string };
+  /** `major INC-12` declares; `major <text>` files and declares at once (先处理后补单). */
+  | { kind: 'major'; number: string | null; text: string }
+  /**
+   * A status update or a note. Without a number it belongs to the war room it is typed in; typed
+   * anywhere else it is a report after all (`raw` is then filed whole: never lose a report).
+   */
+  | { kind: 'update' | 'note'; number: string | null; text: string; raw: string }
+  /** The analysis report of a major incident (`report INC-12 [md]`; in its room the number may go). */
+  | { kind: 'analysis'; number: string | null; markdown: boolean }
+  | { kind: 'link'; child: string; major: string }
+  | {
+      kind: 'error';
+      key: 'command.status_needs_number' | 'command.priority_usage' | 'command.sla_usage' | 'command.major_usage' | 'command.update_usage' | 'command.note_usage' | 'command.link_usage';
+      text: string;
+    };
 
-const ALIASES: Record<string, 'help' | 'list' | 'status' | 'report' | 'priority' | 'sla'> = {
+const ALIASES: Record<string, 'help' | 'list' | 'status' | 'report' | 'priority' | 'sla' | 'major' | 'update' | 'note' | 'link' | 'analysis'> = {
+  major: 'major',
+  重大: 'major',
+  重大事件: 'major',
+  update: 'update',
+  进展: 'update',
+  更新: 'update',
+  note: 'note',
+  记录: 'note',
+  备注: 'note',
+  link: 'link',
+  关联: 'link',
+  报告: 'analysis',
   sla: 'sla',
   时效: 'sla',
   时限: 'sla',
@@ -78,7 +104,43 @@ export function parseCommand(raw: string): ParsedCommand {
       break;
     }
     case 'report':
+    case 'analysis': {
+      // report INC-12 [md]: the analysis report; report <text>: file one (as before).
+      const [ref = '', fmt = ''] = rest;
+      const number = parseIncidentNumber(ref);
+      const md = /^(md|markdown)$/i.test(fmt);
+      if (number && (rest.length === 1 || (rest.length === 2 && md))) return { kind: 'analysis', number, markdown: md };
+      if (sub === 'analysis' || (rest.length === 1 && /^(md|markdown)$/i.test(ref))) {
+        if (!tail || /^(md|markdown)$/i.test(tail)) return { kind: 'analysis', number: null, markdown: !!tail };
+      }
+      if (sub === 'analysis') break;
       return tail ? { kind: 'report', ...titleAndDescription(tail) } : { kind: 'form', title: '' };
+    }
+    case 'major': {
+      if (!tail) return { kind: 'error', key: 'command.major_usage', text: '' };
+      const number = parseIncidentNumber(tail);
+      if (number && rest.length === 1) return { kind: 'major', number, text: '' };
+      if (rest.length === 1 && LOOKS_LIKE_NUMBER.test(tail) && /^(#|inc)/i.test(tail)) return { kind: 'error', key: 'command.major_usage', text: tail };
+      return { kind: 'major', number: null, text: tail };
+    }
+    case 'update':
+    case 'note': {
+      const [ref = ''] = rest;
+      const number = parseIncidentNumber(ref);
+      const body = number ? tail.slice(ref.length).trim() : tail;
+      if (!body) {
+        if (!tail || number) return { kind: 'error', key: sub === 'update' ? 'command.update_usage' : 'command.note_usage', text: tail };
+      }
+      return { kind: sub, number, text: body, raw: text };
+    }
+    case 'link': {
+      const [a = '', b = ''] = rest;
+      const child = parseIncidentNumber(a);
+      const major = parseIncidentNumber(b);
+      if (child && major && rest.length === 2) return { kind: 'link', child, major };
+      if (child || LOOKS_LIKE_NUMBER.test(a)) return { kind: 'error', key: 'command.link_usage', text: tail };
+      break;
+    }
     case 'priority': {
       // priority INC-12 P2 <reason>: the desk correcting a classification (DOMAIN.md §2).
       const [ref = '', level = '', ...why] = rest;

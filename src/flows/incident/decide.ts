@@ -18,6 +18,7 @@ import {
 import { reject, type Rejection } from './rejection';
 import { allowedFrom } from './transitions';
 import { markFired, newIncidentSla, nextTimerAt, syncPause } from '../policy/sla';
+import { applyMajor, decideMajor, isLiveMajor, isMajorCommand, newMajor, reviewOnResolve } from '../major/major';
 
 export interface DecideContext {
   now: string;
@@ -71,6 +72,8 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
     return reject({ reason: 'invalid_state', status: state.status });
   }
   if (!allowedFrom(cmd.type, state.status)) return reject({ reason: 'invalid_state', status: state.status });
+
+  if (isMajorCommand(cmd)) return decideMajor(state, cmd, { now: ctx.now, policy, actor });
 
   const needAssigneeOrManager = () =>
     system || assignee || manager ? null : reject({ reason: 'forbidden', need: 'assignee_or_manager' });
@@ -147,6 +150,7 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
       if (typeof note !== 'string') return note;
       if (!RESOLUTION_CODES.includes(cmd.code)) return reject({ reason: 'invalid_input', field: 'code', problem: 'unknown' });
       const resolved: EventBody = { type: 'IncidentResolved', code: cmd.code, note, tier: state.tier };
+      const review = reviewOnResolve(state, policy, ctx.now);
       if (state.status === 'new') {
         // Resolving straight from the queue is taking it and answering it at once.
         if (!me || !isTierMember(policy, id, state.tier)) return reject({ reason: 'forbidden', need: 'tier_member' });
@@ -155,12 +159,13 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
           events: [
             { type: 'IncidentAccepted', assignee: me, owner: ownerOnAccept(state, me), firstResponse: !state.respondedAt },
             resolved,
+            ...review,
           ],
         };
       }
       const denied = needAssigneeOrManager();
       if (denied) return denied;
-      return { ok: true, events: [resolved] };
+      return { ok: true, events: [resolved, ...review] };
     }
     case 'ConfirmResolution': {
       if (!system && !reporterOrOwner) return reject({ reason: 'forbidden', need: 'reporter_or_owner' });
@@ -200,7 +205,13 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
       if (cmd.priority === state.priority) return reject({ reason: 'invalid_input', field: 'priority', problem: 'unchanged' });
       const reason = text(cmd.reason, 'reason', LIMITS.reason, true);
       if (typeof reason !== 'string') return reason;
-      return { ok: true, events: [{ type: 'PriorityChanged', from: state.priority, to: cmd.priority, reason }] };
+      const changed: EventBody = { type: 'PriorityChanged', from: state.priority, to: cmd.priority, reason };
+      // Every P1 is a major incident (DOMAIN.md §6): raising one to P1 declares it.
+      const declare = cmd.priority === 'P1' && !isLiveMajor(state) && ['new', 'in_progress', 'pending'].includes(state.status);
+      return {
+        ok: true,
+        events: declare ? [changed, { type: 'MajorIncidentDeclared', major: newMajor(state, policy, ctx.now, null, false), automatic: true }] : [changed],
+      };
     }
     case 'CloseIncident': {
       if (!system) return reject({ reason: 'forbidden', need: 'reporter_or_owner' });
@@ -230,6 +241,21 @@ export function evolve(state: Incident, event: EventBody, at: string): Incident 
 
 function apply(state: Incident, event: EventBody, at: string): Incident {
   switch (event.type) {
+    case 'MajorIncidentDeclared':
+    case 'MajorIncidentConfirmed':
+    case 'MajorIncidentDowngraded':
+    case 'WarRoomOpened':
+    case 'WarRoomMembersAdded':
+    case 'WarRoomJoinRequested':
+    case 'WarRoomArchived':
+    case 'MajorRolesChanged':
+    case 'StatusUpdatePosted':
+    case 'UpdateReminderSent':
+    case 'NoteAdded':
+    case 'ReportLinked':
+    case 'LinkedToMajor':
+    case 'ReviewScheduled':
+      return applyMajor(state, event, at);
     case 'SlaThresholdReached':
     case 'EscalationStepReached':
       return state;
@@ -377,6 +403,8 @@ export function createIncident(input: ReportInput, ctx: NewIncidentContext): { o
       sla: newIncidentSla(ctx.policy, needsApproval ? 'pending_approval' : 'new', ctx.now),
       watchers: [],
       nextTimerAt: null,
+      major: null,
+      linkedTo: null,
   };
   return { ok: true, incident: { ...incident, nextTimerAt: nextTimerAt(incident) } };
 }

@@ -1,5 +1,5 @@
 import type { RoleName } from '../policy/policy';
-import type { Platform, PersonRef, Priority, ResolutionCode, SlaClock, Status, Tier, Incident } from './model';
+import type { Platform, PersonRef, Priority, ResolutionCode, SlaClock, Status, Tier, Incident, MajorIncident } from './model';
 
 /** Facts on the timeline: past-tense names. `data` carries what changed. */
 export type EventBody =
@@ -34,7 +34,31 @@ export type EventBody =
       role: Exclude<RoleName, 'approver'> | null;
       escalated: boolean;
       notified: string[];
-    };
+    }
+  | MajorEventBody;
+
+/** The major-incident facts (DOMAIN.md §6). */
+export type MajorEventBody =
+  /** `major` is the fresh major-incident record; `automatic`: every P1 is major. */
+  | { type: 'MajorIncidentDeclared'; major: MajorIncident; automatic: boolean }
+  | { type: 'MajorIncidentConfirmed' }
+  | { type: 'MajorIncidentDowngraded'; reason: string }
+  /** The war room is ready on a platform; `uninvited` could not be added (named, with the platform's reason). */
+  | { type: 'WarRoomOpened'; platform: Platform; channel: string; name: string; invited: number; uninvited: { name: string; error: string }[] }
+  | { type: 'WarRoomJoinRequested'; platform: Platform; user: string }
+  | { type: 'WarRoomMembersAdded'; platform: Platform; names: string[]; uninvited: { name: string; error: string }[] }
+  | { type: 'WarRoomArchived' }
+  | { type: 'MajorRolesChanged'; commander: PersonRef | null; commsLead: PersonRef | null }
+  | { type: 'StatusUpdatePosted'; text: string }
+  /** The cadence came due with no update: the commander is reminded in the room. */
+  | { type: 'UpdateReminderSent'; dueAt: string; reminder: number }
+  /** A note for the timeline, typed (`/incident note`) or a room message marked with the reaction. */
+  | { type: 'NoteAdded'; text: string; author: PersonRef | null; source: 'command' | 'reaction'; messageRef: string | null }
+  /** On the major incident: a report was linked to it as the same outage. */
+  | { type: 'ReportLinked'; incidentId: string; number: string; reporter: PersonRef; automatic: boolean }
+  /** On the linked report: it is the known outage `number`. */
+  | { type: 'LinkedToMajor'; majorId: string; number: string; title: string; automatic: boolean }
+  | { type: 'ReviewScheduled'; owner: PersonRef | null; dueAt: string };
 
 export type EventType = EventBody['type'];
 

@@ -122,6 +122,64 @@ export interface Incident {
    * needs waking up (a warning, a breach, a matrix step, wait-until, auto-close); null for none.
    */
   nextTimerAt: string | null;
+  /** Set once the incident is (or was) a major incident (DOMAIN.md §6); null for an ordinary one. */
+  major: MajorIncident | null;
+  /** A report linked to an open major incident as the same outage (DOMAIN.md §6, 003). */
+  linkedTo: { id: string; number: string; title: string } | null;
+}
+
+export const MAJOR_STATES = ['declared', 'confirmed', 'downgraded'] as const;
+/** declared: waiting for the incident / project manager; downgraded: the room stays, the cadence ends. */
+export type MajorState = (typeof MAJOR_STATES)[number];
+
+/** A war room as recorded once it is ready on a platform (one per incident and platform). */
+export interface WarRoomRef {
+  platform: Platform;
+  /** Platform conversation id (Slack C…). */
+  channel: string;
+  name: string;
+  openedAt: string;
+}
+
+/**
+ * The major-incident side of an incident (DOMAIN.md §6). Its settings are snapshotted at the
+ * declaration, like the SLA policy, so editing the policy file moves no running cadence.
+ */
+export interface MajorIncident {
+  state: MajorState;
+  declaredAt: string;
+  /** Who declared it; null when the bot did (every P1). */
+  declaredBy: PersonRef | null;
+  /** Filed and declared in one step with minimal fields (先处理后补单). */
+  quick: boolean;
+  /** Incident commander (defaults to the first incident manager) and communications lead. */
+  commander: PersonRef | null;
+  commsLead: PersonRef | null;
+  /** Status update cadence; the commander is reminded when an update is due. */
+  cadenceMs: number;
+  lastUpdateAt: string | null;
+  lastUpdate: string | null;
+  updates: number;
+  /** Reminders sent since the last update (each one cadence later than the one before). */
+  reminders: number;
+  rooms: WarRoomRef[];
+  /** Reports linked to this one as the same outage: their reporters hear every update. */
+  linked: { id: string; number: string; reporter: PersonRef }[];
+  /** Room messages already put on the timeline by reaction (`platform:channel:ts`), so twice is once. */
+  noted: string[];
+  /** The post-incident review, recorded at resolution. */
+  review: { owner: PersonRef | null; dueAt: string } | null;
+  reviewAfterMs: number;
+  /** How long after close the rooms are archived; null: never. */
+  archiveAfterMs: number | null;
+  archived: boolean;
+}
+
+/** When the next status update of a major incident is due (ISO), or null when no cadence runs. */
+export function updateDueAt(incident: Incident): string | null {
+  const m = incident.major;
+  if (!m || m.state === 'downgraded' || !OPEN_STATUSES.includes(incident.status)) return null;
+  return new Date(Date.parse(m.lastUpdateAt ?? m.declaredAt) + m.cadenceMs).toISOString();
 }
 
 export const SLA_CLOCKS = ['response', 'resolution'] as const;

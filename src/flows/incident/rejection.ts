@@ -7,7 +7,10 @@ export type Requirement =
   | 'reporter_or_owner'
   | 'approver'
   | 'desk_or_manager'
-  | 'tier_member_or_manager';
+  | 'tier_member_or_manager'
+  | 'desk_manager_or_assignee'
+  | 'manager_or_pm'
+  | 'major_team';
 
 /** A refused command: a value, never an exception (ARCHITECTURE.md rule 2). Nothing was changed. */
 export type Rejection =
@@ -22,7 +25,12 @@ export type Rejection =
   | { ok: false; reason: 'unknown_person'; who: string }
   | { ok: false; reason: 'not_in_tier'; who: string }
   | { ok: false; reason: 'invalid_input'; field: string; problem: string }
-  | { ok: false; reason: 'busy' };
+  | { ok: false; reason: 'busy' }
+  | { ok: false; reason: 'already_major' }
+  | { ok: false; reason: 'not_major' }
+  | { ok: false; reason: 'already_linked'; to: string }
+  | { ok: false; reason: 'nothing_changed' }
+  | { ok: false; reason: 'no_room' };
 
 export type RejectionReason = Rejection['reason'];
 

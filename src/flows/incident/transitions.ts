@@ -24,6 +24,19 @@ export const TRANSITIONS: Readonly<Record<CommandType, { from: readonly Status[]
   DenyRequest: { from: ['pending_approval'], to: 'rejected' },
   ChangePriority: { from: ['pending_approval', 'new', 'in_progress', 'pending'], to: 'same' },
   CloseIncident: { from: ['resolved'], to: 'closed' },
+  // Major-incident commands never move the lifecycle; they say when they make sense.
+  DeclareMajor: { from: ['new', 'in_progress', 'pending'], to: 'same' },
+  ConfirmMajor: { from: ['new', 'in_progress', 'pending'], to: 'same' },
+  DowngradeMajor: { from: ['new', 'in_progress', 'pending'], to: 'same' },
+  ChangeMajorRoles: { from: ['new', 'in_progress', 'pending', 'resolved'], to: 'same' },
+  // A last "all clear" update after resolution is normal; after close the review takes over.
+  PostStatusUpdate: { from: ['new', 'in_progress', 'pending', 'resolved'], to: 'same' },
+  AddNote: { from: ['new', 'in_progress', 'pending', 'resolved', 'closed'], to: 'same' },
+  LinkToMajor: { from: ['pending_approval', 'new', 'in_progress', 'pending'], to: 'same' },
+  AttachReport: { from: ['new', 'in_progress', 'pending'], to: 'same' },
+  RecordWarRoom: { from: ['new', 'in_progress', 'pending', 'resolved', 'closed'], to: 'same' },
+  JoinWarRoom: { from: ['new', 'in_progress', 'pending', 'resolved'], to: 'same' },
+  RecordRoomMembers: { from: ['new', 'in_progress', 'pending', 'resolved', 'closed'], to: 'same' },
 };
 
 export function allowedFrom(command: CommandType, status: Status): boolean {

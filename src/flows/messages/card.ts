@@ -18,7 +18,10 @@ export type ActionId =
   | 'request.approve'
   | 'request.deny'
   | 'war_room.update'
-  | 'war_room.join';
+  | 'war_room.join'
+  | 'war_room.roles'
+  | 'major.confirm'
+  | 'major.downgrade';
 
 export const ACTION_IDS: readonly ActionId[] = [
   'incident.accept',
@@ -36,6 +39,9 @@ export const ACTION_IDS: readonly ActionId[] = [
   'request.deny',
   'war_room.update',
   'war_room.join',
+  'war_room.roles',
+  'major.confirm',
+  'major.downgrade',
 ];
 
 /** What a button carries back: the incident, the version the card showed, and an optional argument. */
@@ -70,6 +76,8 @@ export interface CardButton {
 export interface CardField {
   label: string;
   value: string;
+  /** The value names a conversation on a platform (a war room): that platform links it natively. */
+  channel?: { platform: import('../incident/model').Platform; id: string };
 }
 
 export interface NeutralCard {

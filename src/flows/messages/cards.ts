@@ -2,7 +2,8 @@ import type { TimelineEntry, EventBody } from '../incident/events';
 import type { Incident, Tier } from '../incident/model';
 import { FINAL_STATUSES } from '../incident/model';
 import type { Locale, Policy } from '../policy/policy';
-import type { ActionId, CardButton, NeutralCard } from './card';
+import type { ActionId, CardButton, CardField, NeutralCard } from './card';
+import { majorAskCard, majorFields, summaryCard } from '../major/summary';
 import { encodeButtonValue } from './card';
 import { t, type MessageKey } from './catalog';
 import { formatTime, humanDuration, truncate } from './format';
@@ -75,12 +76,34 @@ export function outcomeLine(entry: TimelineEntry, ctx: CardContext): string {
         to: t(locale, `priority.${e.to}` as MessageKey),
         reason: e.reason,
       });
+    case 'MajorIncidentDeclared':
+      return t(locale, 'outcome.MajorIncidentDeclared', { actor: e.automatic ? t(locale, 'major.by_priority') : actor, time });
+    case 'MajorIncidentDowngraded':
+      return t(locale, 'outcome.MajorIncidentDowngraded', { actor, time, reason: e.reason });
+    case 'WarRoomOpened':
+      return t(locale, 'outcome.WarRoomOpened', { time, room: `#${e.name}` });
+    case 'WarRoomJoinRequested':
+      return t(locale, 'outcome.WarRoomJoinRequested', { actor, time });
+    case 'WarRoomMembersAdded':
+      return t(locale, 'outcome.WarRoomMembersAdded', { time, names: [...e.names, ...e.uninvited.map((u) => `${u.name} ✗`)].join(', ') });
+    case 'MajorRolesChanged':
+      return t(locale, 'outcome.MajorRolesChanged', { actor, time, commander: e.commander?.name ?? '—', comms: e.commsLead?.name ?? '—' });
+    case 'StatusUpdatePosted':
+      return t(locale, 'outcome.StatusUpdatePosted', { actor, time, text: truncate(e.text, 300) });
+    case 'NoteAdded':
+      return t(locale, 'outcome.NoteAdded', { actor: e.author?.name ?? actor, time, text: truncate(e.text, 300) });
+    case 'ReportLinked':
+      return t(locale, 'outcome.ReportLinked', { time, child: e.number });
+    case 'LinkedToMajor':
+      return t(locale, 'outcome.LinkedToMajor', { time, number: e.number });
+    case 'ReviewScheduled':
+      return t(locale, 'outcome.ReviewScheduled', { owner: e.owner?.name ?? '—', due: formatTime(e.dueAt, locale, ctx.policy.timeZone) });
     default:
       return t(locale, `outcome.${e.type}` as MessageKey, { actor, time });
   }
 }
 
-function button(actionId: ActionId, incident: Incident, locale: Locale, style: CardButton['style'] = 'default', arg?: string): CardButton {
+export function button(actionId: ActionId, incident: Incident, locale: Locale, style: CardButton['style'] = 'default', arg?: string): CardButton {
   const label = t(locale, `button.${actionId}` as MessageKey, arg ? { score: arg } : {});
   const value = encodeButtonValue(arg ? { incidentId: incident.id, version: incident.version, arg } : { incidentId: incident.id, version: incident.version });
   return { actionId, label, value, style };
@@ -95,22 +118,31 @@ export function queueButtons(incident: Incident, locale: Locale): CardButton[] {
     case 'new':
       // Escalating needs an assignee (or an incident manager): the queue accepts first, so no
       // Escalate button here that its members could not use.
-      return [b('incident.accept', 'primary'), b('incident.resolve'), b('incident.reject', 'danger')];
+      return [b('incident.accept', 'primary'), b('incident.resolve'), b('incident.reject', 'danger'), ...majorButton(incident, b)];
     case 'in_progress':
-      return [b('incident.resolve', 'primary'), b('incident.escalate'), b('incident.hold'), b('incident.reassign')];
+      return [b('incident.resolve', 'primary'), b('incident.escalate'), b('incident.hold'), b('incident.reassign'), ...majorButton(incident, b)];
     case 'pending':
-      return [b('incident.resume', 'primary'), b('incident.resolve')];
+      return [b('incident.resume', 'primary'), b('incident.resolve'), ...majorButton(incident, b)];
     default:
       return [];
   }
 }
 
-function fields(incident: Incident, ctx: CardContext, now: number) {
+/** Declare major on an ordinary open incident; Join war room once it has one. */
+function majorButton(incident: Incident, b: (id: ActionId, style?: CardButton['style']) => CardButton): CardButton[] {
+  if (incident.linkedTo) return [];
+  if (!incident.major || incident.major.state === 'downgraded') {
+    return incident.major?.rooms.length ? [b('war_room.join')] : [b('incident.declare_major', 'danger')];
+  }
+  return incident.major.rooms.length ? [b('war_room.join')] : [];
+}
+
+function fields(incident: Incident, ctx: CardContext, now: number): CardField[] {
   const { locale, policy } = ctx;
   const l = (k: MessageKey) => t(locale, k);
   const person = (p: Incident['assignee']) => (p ? p.name : l('card.nobody'));
   const keyUser = policy.keyUsers.includes(incident.reporter.id) ? ` (${l('card.key_user')})` : '';
-  const out = [
+  const out: CardField[] = [
     { label: l('card.field.priority'), value: l(`priority.${incident.priority}` as MessageKey) },
     { label: l('card.field.status'), value: l(`status.${incident.status}` as MessageKey) },
     { label: l('card.field.tier'), value: l(`tier.${incident.tier}` as MessageKey) },
@@ -137,12 +169,13 @@ function fields(incident: Incident, ctx: CardContext, now: number) {
     });
   }
   if (incident.rating !== null) out.push({ label: l('card.field.rating'), value: `${incident.rating}/5` });
+  out.push(...majorFields(incident, ctx));
   out.push(...slaFields(incident, ctx, now));
   return out;
 }
 
 /** The due times of the clocks, and whether a warning or breach was sent (DOMAIN.md §5). */
-function slaFields(incident: Incident, ctx: CardContext, now: number) {
+export function slaFields(incident: Incident, ctx: CardContext, now: number): CardField[] {
   const { locale, policy } = ctx;
   if (incident.status === 'rejected' || !incident.sla) return [];
   const out: { label: string; value: string }[] = [];
@@ -204,6 +237,9 @@ export function buildIncidentCard(incident: Incident, purpose: string, last: Tim
       outcome: buttons.length ? null : lastLine,
     };
   }
+
+  if (purpose === 'war_room') return summaryCard(incident, last, ctx, now, base.fields);
+  if (purpose.startsWith('major:')) return majorAskCard(incident, last, ctx, base);
 
   if (purpose.startsWith('approver:')) {
     const live = incident.status === 'pending_approval';

@@ -77,6 +77,30 @@ export function actionForm(actionId: ActionId, incident: Incident, locale: Local
         ],
       };
     }
+    case 'war_room.update':
+      return {
+        id: actionId,
+        title: title('form.war_room.update'),
+        submit,
+        fields: [{ id: 'update', label: l('form.field.update'), kind: 'multiline', optional: false, maxLength: 3000 }],
+      };
+    case 'major.downgrade':
+      return { id: actionId, title: title('form.major.downgrade'), submit, fields: [reason] };
+    case 'war_room.roles': {
+      const people = Object.values(policy.people)
+        .map((p) => ({ value: p.key, label: p.name }))
+        .slice(0, 100);
+      const m = incident.major;
+      return {
+        id: actionId,
+        title: title('form.war_room.roles'),
+        submit,
+        fields: [
+          { id: 'commander', label: l('form.field.commander'), kind: 'select', optional: true, options: people, ...(m?.commander && policy.people[m.commander.id] ? { initial: m.commander.id } : {}) },
+          { id: 'comms', label: l('form.field.comms'), kind: 'select', optional: true, options: people, ...(m?.commsLead && policy.people[m.commsLead.id] ? { initial: m.commsLead.id } : {}) },
+        ],
+      };
+    }
     default:
       return null;
   }
@@ -161,6 +185,17 @@ export function commandFromForm(
       if (toTier && !TIERS.includes(toTier)) return { ok: false, field: 'tier', problem: 'unknown' };
       if (!toTier && !toPerson) return { ok: false, field: 'tier', problem: 'required' };
       return { ok: true, command: { type: 'ReassignIncident', toTier, toPerson, reason: v('reason') } };
+    }
+    case 'war_room.update':
+      return { ok: true, command: { type: 'PostStatusUpdate', text: v('update') } };
+    case 'major.downgrade':
+      return { ok: true, command: { type: 'DowngradeMajor', reason: v('reason') } };
+    case 'war_room.roles': {
+      const commander = v('commander') || null;
+      const commsLead = v('comms') || null;
+      if (commander && !policy.people[commander]) return { ok: false, field: 'commander', problem: 'unknown' };
+      if (commsLead && !policy.people[commsLead]) return { ok: false, field: 'comms', problem: 'unknown' };
+      return { ok: true, command: { type: 'ChangeMajorRoles', commander, commsLead } };
     }
     default:
       return { ok: false, field: 'action', problem: 'unknown' };

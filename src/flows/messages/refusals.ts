@@ -31,7 +31,14 @@ export function refusalText(r: Rejection, incident: Incident | null, locale: Loc
     case 'already_rated':
     case 'same_tier':
     case 'busy':
+    case 'already_major':
+    case 'not_major':
+    case 'nothing_changed':
       return t(locale, `refuse.${r.reason}`, { number });
+    case 'no_room':
+      return t(locale, 'reply.no_room', { number });
+    case 'already_linked':
+      return t(locale, 'refuse.already_linked', { number, to: r.to });
     case 'unknown_person':
     case 'not_in_tier':
       return t(locale, `refuse.${r.reason}`, { who: r.who });

@@ -22,6 +22,26 @@ export interface TierPolicy {
   members: string[];
   /** Queue channel per platform: where this tier's incident cards appear. */
   queues: Partial<Record<Platform, string>>;
+  /**
+   * Who is on duty (DOMAIN.md §6: on-duty L2/L3 join a war room). A fixed list, or a rotation of
+   * one person per shift from `startsAt`; with neither, nobody in particular.
+   */
+  onDuty: string[];
+  rotation: { people: string[]; everyMs: number; startsAt: number } | null;
+}
+
+/** Major incidents (DOMAIN.md §6): the war room and the update cadence. */
+export interface MajorPolicy {
+  /** Status update cadence (default 30 minutes). */
+  updateEveryMs: number;
+  /** Rooms are archived this long after close; null keeps them. */
+  archiveAfterMs: number | null;
+  /** The post-incident review is due this long after resolution. */
+  reviewAfterMs: number;
+  /** A reaction with this name on a room message puts the message on the timeline (Slack: `memo`). */
+  noteReaction: string;
+  /** First word of a room name: `inc` gives `inc-42-payroll-down`. */
+  roomPrefix: string;
 }
 
 export interface SlaTarget {
@@ -57,6 +77,27 @@ export interface Policy {
   defaults: { category: Category; impact: Level; urgency: Level; system: string };
   /** Categories that need the approval step before work (DOMAIN.md §4: service requests). */
   approvalCategories: Category[];
+  major: MajorPolicy;
+}
+
+export const DEFAULT_MAJOR: MajorPolicy = {
+  updateEveryMs: 30 * 60_000,
+  archiveAfterMs: 7 * 86_400_000,
+  reviewAfterMs: 5 * 86_400_000,
+  noteReaction: 'memo',
+  roomPrefix: 'inc',
+};
+
+/** Who is on duty in `tier` at `now`: the rotation's person of the shift, then the fixed list. */
+export function onDutyOf(policy: Policy, tier: Tier, now: number): string[] {
+  const t = policy.tiers[tier];
+  const out = [...(t.onDuty ?? [])];
+  const r = t.rotation;
+  if (r && r.people.length && r.everyMs > 0 && now >= r.startsAt) {
+    const shift = Math.floor((now - r.startsAt) / r.everyMs) % r.people.length;
+    out.unshift(r.people[shift]!);
+  }
+  return [...new Set(out)];
 }
 
 /** Finds the configured person behind a platform account, if any. */

@@ -17,6 +17,7 @@ import { tierRank } from '../incident/model';
 import type { Policy, SlaPolicy } from './policy';
 import { slaPolicyOf } from './policy';
 import { addBusinessMs, businessMsBetween } from './calendar';
+import { dueMajorEvents, majorTimerItems } from '../major/major';
 
 /** Statuses during which the clocks run. */
 const RUNNING: readonly Status[] = ['new', 'in_progress'];
@@ -148,7 +149,9 @@ export type TimerItem =
   | { kind: 'threshold'; key: string; clock: SlaClock; threshold: 'warn' | 'breach'; at: number }
   | { kind: 'matrix'; key: string; step: number; at: number }
   | { kind: 'wait'; key: 'wait'; at: number }
-  | { kind: 'autoclose'; key: 'autoclose'; at: number };
+  | { kind: 'autoclose'; key: 'autoclose'; at: number }
+  | { kind: 'cadence'; key: 'cadence'; at: number }
+  | { kind: 'archive'; key: 'archive'; at: number };
 
 /** Every timer item still owed by the incident in its current state, earliest first. */
 export function timerItems(incident: Incident): TimerItem[] {
@@ -175,6 +178,7 @@ export function timerItems(incident: Incident): TimerItem[] {
   if (incident.status === 'resolved' && incident.resolvedAt) {
     items.push({ kind: 'autoclose', key: 'autoclose', at: Date.parse(incident.resolvedAt) + incident.sla.policy.autoCloseAfterMs });
   }
+  items.push(...majorTimerItems(incident));
   return items.sort((a, b) => a.at - b.at);
 }
 
@@ -244,6 +248,7 @@ export function dueTimerEvents(incident: Incident, now: number, policy: Policy):
   }
   if (due.some((d) => d.kind === 'wait')) events.push({ type: 'IncidentResumed' });
   if (due.some((d) => d.kind === 'autoclose')) events.push({ type: 'IncidentClosed', automatic: true });
+  events.push(...dueMajorEvents(incident, now));
   return events;
 }
 
@@ -267,7 +272,7 @@ export function markFired(incident: Incident, event: EventBody): Incident {
  * force now becomes its snapshot, and its hold time so far counts as one pause.
  */
 export function withSlaDefaults(incident: Incident, policy: Policy): Incident {
-  if (incident.sla && incident.watchers && incident.decisionVersion) return incident;
+  if (incident.sla && incident.watchers && incident.decisionVersion && incident.major !== undefined) return incident;
   const paused = !clocksRunning(incident.status);
   const sla: IncidentSla = incident.sla ?? {
     policy: slaPolicyOf(policy),
@@ -281,11 +286,27 @@ export function withSlaDefaults(incident: Incident, policy: Policy): Incident {
     watchers: incident.watchers ?? [],
     decisionVersion: incident.decisionVersion ?? incident.version,
     nextTimerAt: incident.nextTimerAt ?? null,
+    major: incident.major ?? null,
+    linkedTo: incident.linkedTo ?? null,
   };
   return { ...filled, nextTimerAt: nextTimerAt(filled) };
 }
 
 /** Events that only record a notice: they change nothing a person can do with the incident. */
 export function noticeOnly(events: readonly EventBody[]): boolean {
-  return events.every((e) => e.type === 'SlaThresholdReached' || (e.type === 'EscalationStepReached' && !e.escalated));
+  return events.every((e) => NOTICES.has(e.type) || (e.type === 'EscalationStepReached' && !e.escalated));
 }
+
+/** Facts that are only said or shown: after them, what each person may do is what it was. */
+const NOTICES = new Set<EventBody['type']>([
+  'SlaThresholdReached',
+  'UpdateReminderSent',
+  'StatusUpdatePosted',
+  'NoteAdded',
+  'WarRoomOpened',
+  'WarRoomMembersAdded',
+  'WarRoomJoinRequested',
+  'WarRoomArchived',
+  'ReportLinked',
+  'ReviewScheduled',
+]);
