@@ -198,7 +198,7 @@ export function createSlackApp(opts: SlackAppOptions) {
     }
   });
 
-  app.action(/^(incident|request|war_room)\./, async ({ ack, body, action, respond, context }) => {
+  app.action(/^(incident|request|war_room|major)\./, async ({ ack, body, action, respond, context }) => {
     if (!context.firebellAcked) await ack();
     const b = body as BlockAction;
     const a = action as ButtonAction;

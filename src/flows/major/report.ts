@@ -72,8 +72,23 @@ function timelineLine(e: TimelineEntry, ctx: ReportContext): string {
     case 'IncidentReported':
       return t(ctx.locale, 'report.line.reported', { time: at, actor: who });
     default:
-      return `${at} · ${outcomeLine(e, { policy: ctx.policy, locale: ctx.locale })}`;
+      return `${at} · ${withoutTime(outcomeLine(e, { policy: ctx.policy, locale: ctx.locale }), at)}`;
   }
+}
+
+/**
+ * An outcome line ("Accepted by Li Wei 11-22 10:42", "李伟 于 11月22日 10:42 受理") without its
+ * time, which the report puts in front of every line instead.
+ */
+export function withoutTime(line: string, time: string): string {
+  return line
+    .replace(` 于 ${time} `, ' ')
+    .replace(` 于 ${time}`, '')
+    .replace(`${time} `, '')
+    .replace(` ${time}`, '')
+    .replace(time, '')
+    .replace(/\s{2,}/g, ' ')
+    .trim();
 }
 
 /** Builds the report from the incident and its whole timeline (oldest first). */
@@ -161,9 +176,11 @@ export function buildMajorReport(incident: Incident, timeline: TimelineEntry[], 
   add(incident.assignee?.id, incident.assignee?.name, l('card.field.assignee'));
   add(incident.owner?.id, incident.owner?.name, l('card.field.owner'));
   add(incident.reporter.id, incident.reporter.name, l('card.field.reporter'));
+  const roleOf = (id: string) =>
+    ctx.policy.roles.incident_manager.includes(id) ? l('role.incident_manager') : ctx.policy.roles.project_manager.includes(id) ? l('role.project_manager') : null;
   for (const e of timeline) {
-    if (e.actor.kind === 'person') add(e.actor.person.id, e.actor.person.name, null);
-    if (e.event.type === 'NoteAdded' && e.event.author) add(e.event.author.id, e.event.author.name, null);
+    if (e.actor.kind === 'person') add(e.actor.person.id, e.actor.person.name, roleOf(e.actor.person.id));
+    if (e.event.type === 'NoteAdded' && e.event.author) add(e.event.author.id, e.event.author.name, roleOf(e.event.author.id));
   }
   const participants: ReportSection = {
     heading: l('report.participants'),
