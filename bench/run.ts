@@ -10,13 +10,17 @@
  *      100,000 pending timers (bench/lib/timers.ts).
  *   5. The reconcile sweep's query (IncidentStore.owedTimers) over 1,000,000 incidents of which
  *      100,000 owe a timer, with its EXPLAIN (bench/lib/sweep.ts).
+ *   6. Major incident, declare to room ready (issue 4): a signed `/incident major INC-n` over HTTP
+ *      until the war room is created, its people invited, the summary pinned and the desk queue
+ *      card linked, with the fake Slack answering every Web API call after 50 ms; one at a time,
+ *      then 10 at once (bench/lib/major.ts).
  *
  * Prints tables and writes bench/results/latest.json. See BENCHMARKS.md for what each figure means.
  *
  * Options: --quick (small counts, for checking the runner itself), --requests <n> (per Slack level,
  * default 2000), --wait-idle [s] (first wait up to s seconds, default 60, for the machine to be under
  * 20 % busy), --out <path> (JSON destination, default bench/results/latest.json), --sections a,b
- * (any of slack, outbox, flows, timers, sweep; default all). With a subset of sections, the results
+ * (any of slack, outbox, flows, timers, sweep, major; default all). With a subset of sections, the results
  * are merged into the existing JSON file: the sections not run keep their earlier results, and
  * `sectionRuns` records when and on what each section was measured.
  */
@@ -31,6 +35,7 @@ import { createTestDatabase } from '../test/support/pg';
 import { personRef, testPolicy } from '../test/support/policy';
 import { startBenchBot, type BenchBot } from './lib/bot';
 import { benchFlows, type FlowResult } from './lib/flows';
+import { benchMajor, type MajorResult } from './lib/major';
 import { machineInfo, pgliteVersion, type MachineInfo } from './lib/machine';
 import { benchOutbox, type OutboxResult } from './lib/outbox';
 import { clickRequest, commandRequest, runLevel, type LevelResult, type Prepared } from './lib/slack-http';
@@ -45,7 +50,7 @@ const reqArg = args.indexOf('--requests');
 const REQUESTS = reqArg >= 0 ? Number(args[reqArg + 1]) : NaN;
 const idleArg = args.indexOf('--wait-idle');
 const WAIT_IDLE_S = idleArg >= 0 ? Number(args[idleArg + 1] ?? 60) || 60 : 0;
-const SECTION_NAMES = ['slack', 'outbox', 'flows', 'timers', 'sweep'] as const;
+const SECTION_NAMES = ['slack', 'outbox', 'flows', 'timers', 'sweep', 'major'] as const;
 type SectionName = (typeof SECTION_NAMES)[number];
 const sectionsArg = args.indexOf('--sections');
 const SECTIONS: SectionName[] = (() => {
@@ -89,6 +94,14 @@ const CONFIG = {
   sweepRuns: QUICK ? 50 : 200,
   sweepWarmupRuns: QUICK ? 5 : 20,
   sweepWalks: 3,
+  /** Major incident: the fake Slack holds every Web API answer back this long (the issue's figure). */
+  majorSlackLatencyMs: 50,
+  majorSamples: QUICK ? 10 : 100,
+  majorWarmup: QUICK ? 1 : 3,
+  majorConcurrency: 10,
+  majorRounds: QUICK ? 2 : 10,
+  majorPollMs: 2,
+  majorTimeoutMs: 15_000,
 };
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
@@ -224,6 +237,20 @@ async function sweepSection(): Promise<SweepResult> {
   });
 }
 
+async function majorSection(): Promise<MajorResult> {
+  log(`Major incident: declare to room ready (fake Slack answers after ${CONFIG.majorSlackLatencyMs} ms)`);
+  return benchMajor(sampler, {
+    latencyMs: CONFIG.majorSlackLatencyMs,
+    samples: CONFIG.majorSamples,
+    warmup: CONFIG.majorWarmup,
+    concurrency: CONFIG.majorConcurrency,
+    rounds: CONFIG.majorRounds,
+    pollMs: CONFIG.majorPollMs,
+    timeoutMs: CONFIG.majorTimeoutMs,
+    log,
+  });
+}
+
 /** The machine description when the Slack section (which normally takes it) is not run. */
 async function machineOnly(): Promise<MachineInfo> {
   const db = await createTestDatabase();
@@ -257,6 +284,7 @@ interface Results {
   outbox?: OutboxResult;
   timers?: TimerScenarioResult[];
   sweep?: SweepResult;
+  major?: MajorResult;
   machine: MachineInfo;
   peakRssMb: number;
   durationS: number;
@@ -275,6 +303,7 @@ function printTables(r: Results) {
   }
   if (r.timers) printTimerTable(r.timers);
   if (r.sweep) printSweepTable(r.sweep);
+  if (r.major) printMajorTables(r.major);
   log(`Total runtime: ${r.durationS} s.`);
 }
 
@@ -320,6 +349,36 @@ function printSweepTable(w: SweepResult) {
   for (const e of w.explain) log(`EXPLAIN ${e.label}: ${e.nodes.join(' → ')}; incidents_next_timer_idx: ${e.nextTimerIndexAccess ?? 'NOT used'}; execution ${e.executionMs} ms`);
   log('(The store sends unnamed statements, so its calls get the custom plans; the generic ones are shown for comparison.)');
   for (const d of w.driverRestore) log(`Full restore through the ${d.driver} driver from this database: ${d.scheduled} timers in ${d.seconds} s (${d.pendingAfter} pending after).`);
+}
+
+function printMajorTables(m: MajorResult) {
+  const calls = (v: MajorResult['sequential']) => (v.callsUntilReady ? `${v.callsUntilReady.min}–${v.callsUntilReady.max}` : null);
+  table(
+    `Major incident: declare (/incident major) to room ready, fake Slack answering after ${m.fakeLatencyMs} ms (ms; polled every ${m.pollIntervalMs} ms)`,
+    ['variant', 'samples', 'timeouts', 'ready p50', 'p95', 'p99', 'max', 'fake-side p50', 'fake-side p99', 'ack p50', 'ack p99', 'Slack calls until ready', 'CPU proc %', 'pg %', 'other %'],
+    [m.sequential, m.concurrent].map((v) => [
+      v.concurrency === 1 ? 'one at a time' : `${v.concurrency} at once × ${v.rounds} rounds`,
+      v.samples,
+      v.timeouts,
+      ...lat(v.readyMs),
+      v.lastCallArrivalMs.p50Ms,
+      v.lastCallArrivalMs.p99Ms,
+      v.ackMs.p50Ms,
+      v.ackMs.p99Ms,
+      v.concurrency === 1 ? calls(v) : `${calls(v)} per round`,
+      v.resources.processCpuPctOfOneCore,
+      v.resources.postgresCpuPctOfOneCore,
+      v.resources.otherCpuPctOfOneCore,
+    ]),
+  );
+  log('fake-side: t0 → arrival at the fake of the call that completed the room (its Date.now(), 1 ms resolution), without the poll.');
+  if (m.concurrent.perRoundMaxMs.length) log(`Slowest room of each concurrent round: ${m.concurrent.perRoundMaxMs.map((x) => round(x, 0)).join(', ')} ms.`);
+  log(`Critical path of the first measured sample: ${m.criticalPath.calls} Slack calls, one after the other: at least ${m.criticalPath.minimumCostMs} ms of waiting for answers at ${m.fakeLatencyMs} ms each (the last answer is not waited for).`);
+  table(
+    'Timeline of the first measured sample (ms after t0; calls at their arrival at the fake)',
+    ['at', 'gap', 'step', 'detail', ''],
+    m.firstSampleTimeline.map((s) => [s.atMs, s.gapMs, s.what, s.detail, s.afterReady ? '(after ready)' : s.ok === false ? 'NOT ok' : '']),
+  );
 }
 
 function printCoreTables(r: { slack: SlackSection; flows: FlowResult[]; outbox: OutboxResult; peakRssMb: number }) {
@@ -421,6 +480,7 @@ async function main() {
   const flows = has('flows') ? await timed('flows', () => flowSection(machine)) : undefined;
   const timers = has('timers') ? await timed('timers', timersSection) : undefined;
   const sweep = has('sweep') ? await timed('sweep', sweepSection) : undefined;
+  const major = has('major') ? await timed('major', majorSection) : undefined;
   const durationS = round((performance.now() - began) / 1000, 1);
   const peakRssMb = mb(sampler.peakBytes());
   sampler.stop();
@@ -429,8 +489,9 @@ async function main() {
     issue7: { ackP99MsAt200Concurrent: 100, memoryMb: 200 },
     timers: { latenessP99Ms: 1000, withPendingTimers: [10_000, 100_000] },
     reconcileSweep: { maxMs: 100, incidents: 1_000_000, open: 100_000, mustUseIndex: 'incidents_next_timer_idx' },
+    majorRoomReady: { p99Ms: 1000, slackAnswersAfterMs: 50, ready: 'created, members invited, summary pinned, origin card linked' },
   };
-  const ran = { slack, outbox, flows, timers, sweep };
+  const ran = { slack, outbox, flows, timers, sweep, major };
   const sectionRuns: Record<string, unknown> = {};
   for (const name of SECTIONS) sectionRuns[name] = { ...sectionTimes[name], machine, quick: QUICK, idleWait, processPeakRssMbSoFar: peakRssMb };
 

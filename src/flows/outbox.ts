@@ -44,13 +44,16 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
 
   /**
    * Where a target is: a room target is the incident's war room on that platform. Null when the
-   * platform has no rooms (nothing to deliver there); a room not made yet is worth a retry.
+   * platform has no rooms (nothing to deliver there). The room's setup is queued before anything
+   * said in it (one incident's items go out in order), so a room still without a channel here
+   * will not get one: its setup was parked. The message is parked at once then, not retried, so
+   * the incident's other notices are not held up behind it.
    */
   async function resolve(item: OutboxItem, platform: Platform, port: ChatPort, target: Target): Promise<Target | null> {
     if (target.type !== 'room') return target;
     if (!port.rooms) return null;
     const room = await store.getRoom(item.incidentId, platform);
-    if (!room?.channel) throw new ChatDeliveryError(`war room of ${item.incidentId} on ${platform} is not open yet`, null, false);
+    if (!room?.channel) throw new ChatDeliveryError(`incident ${item.incidentId} has no war room on ${platform} (its setup failed)`, null, true);
     return { type: 'channel', id: room.channel };
   }
 

@@ -210,7 +210,6 @@ describe('exactly one war room whatever happens', () => {
       ),
     );
     expect(clicks.every((c) => c.status === 200)).toBe(true);
-    // Slack redelivers an event it thinks was lost: a P1 report by form would come again too.
     const texts = await Promise.all(clicks.map((c) => responseText(h, c.responseId)));
     expect(texts.filter((t) => t.includes('is now a major incident'))).toHaveLength(1);
     expect(texts.filter((t) => t.includes('is already a major incident'))).toHaveLength(29);
@@ -219,6 +218,18 @@ describe('exactly one war room whatever happens', () => {
     expect(createsOf(h, number)).toHaveLength(1);
     const id = (await h.store.getByNumber(number))!.id;
     expect((await h.store.timeline(id)).filter((e) => e.event.type === 'MajorIncidentDeclared')).toHaveLength(1);
+
+    // A declaration by @mention that Slack redelivers (X-Slack-Retry-Num 1, 2) is processed once.
+    const other = await reportAs(h, REPORTER, 'Wi-Fi down in building B');
+    const mention = { type: 'app_mention', user: IM, text: `<@${h.fake.botUserId}> major ${other}`, channel: 'C0GENERAL', ts: '1700000999.000100' };
+    const first = await h.slack.event(mention);
+    const retries = await Promise.all([1, 2].map((n) => h.slack.event(mention, { eventId: first.eventId, retryNum: n, retryReason: 'http_timeout' })));
+    expect([first, ...retries].every((r) => r.status === 200)).toBe(true);
+    await waitForReadyRoom(h, other);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(createsOf(h, other)).toHaveLength(1);
+    const answers = h.fake.callsTo('chat.postMessage').filter((c) => c.args.channel === 'C0GENERAL' && String(c.args.text).includes(`${other} is now a major incident`));
+    expect(answers).toHaveLength(1);
   });
 
   it('a name someone else holds gives a suffixed room', async () => {
@@ -298,6 +309,45 @@ describe('declaring, and what is refused', () => {
     expect(await responseText(h, guest.responseId)).toContain('Only the service desk');
     const [still] = await h.store.list({ limit: 1 });
     expect(still!.id).toBe(filed!.id);
+  });
+
+  it('a P1 from the report form is declared at once; a later report of the same system is linked as a known outage', async () => {
+    const fileByForm = async (user: string, title: string, impact: string, urgency: string, system: string) => {
+      const cmd = await h.slack.command(user, '', { channel: 'C0GENERAL' });
+      await h.fake.waitFor(() => h.slack.openedView(cmd.triggerId) !== undefined);
+      const view = h.slack.openedView(cmd.triggerId);
+      const sel = (field: string, value: string) => ({ [field]: { type: 'static_select', selected_option: { value, text: { type: 'plain_text', text: value } } } });
+      const r = await h.slack.submitView(user, {
+        callbackId: view.callback_id,
+        privateMetadata: view.private_metadata,
+        values: {
+          title: { title: { type: 'plain_text_input', value: title } },
+          description: { description: { type: 'plain_text_input', value: null } },
+          category: sel('category', 'fault'),
+          impact: sel('impact', impact),
+          urgency: sel('urgency', urgency),
+          system: { system: { type: 'plain_text_input', value: system } },
+          location: { location: { type: 'plain_text_input', value: null } },
+        },
+      });
+      expect(r.status).toBe(200);
+      await h.fake.waitFor(() => h.messagesIn(user).some((m) => (m.text ?? '').includes(title)));
+      return (await h.store.list({ involving: user === REPORTER ? 'reporter.a' : 'vip.user', limit: 1 }))[0]!;
+    };
+    const major = await fileByForm(REPORTER, 'HR portal returns 502', 'high', 'high', 'HR portal');
+    expect(major).toMatchObject({ priority: 'P1', major: { state: 'declared', declaredBy: null } });
+    const room = await waitForReadyRoom(h, major.number);
+    await h.fake.waitFor(() => textsIn(h, room.id).some((t) => t.includes('declared by Firebell (every P1 is major)')));
+
+    const child = await fileByForm(VIP, 'Cannot submit leave request', 'low', 'medium', 'hr PORTAL');
+    expect(child.linkedTo).toEqual({ id: major.id, number: major.number, title: 'HR portal returns 502' });
+    await h.fake.waitFor(() => textsIn(h, VIP).some((t) => t.includes(`${child.number}: this is a known outage, already being worked on as ${major.number}`)));
+    await h.fake.waitFor(() => textsIn(h, room.id).some((t) => t.includes(`${child.number} from VIP User is linked to ${major.number}`)));
+    const childCard = h.messagesIn('C0DESK').find((m) => h.textOf(m).includes(`${child.number} · Cannot submit leave request`) && m.thread_ts === undefined)!;
+    expect(h.textOf(childCard)).toContain(`part of ${major.number}`);
+    // Both records say so, each in its own timeline.
+    expect((await h.store.timeline(child.id)).map((e) => e.event.type)).toEqual(['IncidentReported', 'LinkedToMajor']);
+    expect((await h.store.timeline(major.id)).some((e) => e.event.type === 'ReportLinked' && e.automatic)).toBe(true);
   });
 
   it('reminds the commander in the room when an update is due, and not again until the next cadence', async () => {
