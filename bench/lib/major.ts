@@ -60,7 +60,7 @@ export interface MajorSample {
   lastCallArrivalMs: number | null;
   /** HTTP answer to the slash command (Slack's ack). */
   ackMs: number;
-  /** Web API calls that arrived between t0 and the room being ready. */
+  /** Web API calls that arrived between t0 and the room being ready (10 at once: every room's calls, not only this one's). */
   callsUntilReady: number | null;
   /** Those calls by method. */
   callsUntilReadyByMethod: Record<string, number> | null;
@@ -94,6 +94,8 @@ export interface MajorResult {
   concurrent: MajorVariant;
   /** Every Web API call of the first measured sequential sample, t0 until its outbox was empty. */
   firstSampleTimeline: MajorStep[];
+  /** Every Web API call of the first concurrent round (t0 = the first declaration sent), with the incident it was about when that can be told. */
+  firstRoundTimeline: { atMs: number; what: string; incident: string | null; detail: string; completesRoom: boolean }[];
   /** The critical path of that sample: calls until ready, and their minimum cost at fakeLatencyMs each (the last one's answer is not waited for). */
   criticalPath: { calls: number; byMethod: string[]; minimumCostMs: number };
   logs: LogCounts;
@@ -300,6 +302,24 @@ function toSample(p: Pending): MajorSample {
   };
 }
 
+/** The incident a call of a concurrent round was about: its room, its desk card, or its number in the text. */
+function incidentOfCall(c: SlackCall, batch: Pending[]): Pending | undefined {
+  const where = String(c.args.channel ?? '');
+  const byPlace = batch.find((p) => (p.room !== null && where === p.room) || (where === DESK_QUEUE && (String(c.args.ts ?? '') === p.cardTs || String(c.args.thread_ts ?? '') === p.cardTs)));
+  if (byPlace) return byPlace;
+  if (c.method === 'conversations.create') return batch.find((p) => p.roomName === String(c.args.name ?? ''));
+  const text = blocksText({ text: c.args.text, blocks: c.args.blocks });
+  return batch.find((p) => new RegExp(`${p.incident.number}(?!\\d)`).test(text));
+}
+
+function roundTimeline(h: BenchBot, batch: Pending[]): MajorResult['firstRoundTimeline'] {
+  const t0 = Math.min(...batch.map((p) => p.t0Epoch));
+  return h.fake.calls.map((c, i) => {
+    const p = incidentOfCall(c, batch);
+    return { atMs: c.at - t0, what: c.method, incident: p?.incident.number ?? null, detail: p ? describeCall(c, p) : String(c.args.channel ?? ''), completesRoom: !!p && p.readyIdx === i };
+  });
+}
+
 function describeCall(c: SlackCall, p: Pending): string {
   const a = c.args;
   const where = String(a.channel ?? a.channel_id ?? '');
@@ -411,6 +431,7 @@ export async function benchMajor(sampler: RssSampler, o: MajorOptions): Promise<
     const conc: MajorSample[] = [];
     const perRoundMaxMs: number[] = [];
     const roundCalls: number[] = [];
+    let firstRoundTimeline: MajorResult['firstRoundTimeline'] = [];
     const concPhase = watchPhase(sampler, watch);
     for (let r = 0; r < o.rounds; r++) {
       const filed: { incident: Incident; cardTs: string }[] = [];
@@ -422,6 +443,7 @@ export async function benchMajor(sampler: RssSampler, o: MajorOptions): Promise<
       const lastReady = Math.max(...batch.map((p) => readyEpoch(p) ?? Number.NaN));
       roundCalls.push(h.fake.calls.filter((c) => c.at <= lastReady).length);
       await settle();
+      if (r === 0) firstRoundTimeline = roundTimeline(h, batch);
       const samples = batch.map(toSample);
       conc.push(...samples);
       perRoundMaxMs.push(Math.max(...samples.map((s) => s.readyMs ?? Number.POSITIVE_INFINITY)));
@@ -441,6 +463,7 @@ export async function benchMajor(sampler: RssSampler, o: MajorOptions): Promise<
       sequential,
       concurrent,
       firstSampleTimeline,
+      firstRoundTimeline,
       criticalPath: {
         calls: critical.length,
         byMethod: critical.map((s) => `${s.what}: ${s.detail}`),

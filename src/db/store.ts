@@ -48,21 +48,8 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
     },
 
     async create(incident, entries, effects) {
-      if (incident.version !== 1) throw new Error(`create: a new incident has version 1, got ${incident.version}`);
-      const seq = seqOf(incident.number);
-      checkEntries(incident.id, entries, effects);
-      const updatedAt = entries.at(-1)?.at ?? incident.reportedAt;
-      await db.transaction(async (tx) => {
-        await tx.insert(incidents).values({
-          id: incident.id,
-          seq,
-          number: incident.number,
-          reportedAt: toDate(incident.reportedAt, 'reportedAt'),
-          updatedAt: toDate(updatedAt, 'updatedAt'),
-          ...columnsOf(incident),
-        });
-        await append(tx, incident.id, entries, effects);
-      });
+      const insert = newIncidentInsert(incident, entries, effects, 'create');
+      await db.transaction(insert);
     },
 
     async get(id) {
@@ -109,23 +96,12 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
     },
 
     async createWith(incident, entries, effects, related) {
-      if (incident.version !== 1) throw new Error(`createWith: a new incident has version 1, got ${incident.version}`);
-      const seq = seqOf(incident.number);
-      checkEntries(incident.id, entries, effects);
+      const insert = newIncidentInsert(incident, entries, effects, 'createWith');
       for (const item of related) checkEntries(item.next.id, item.entries, item.effects);
-      const updatedAt = entries.at(-1)?.at ?? incident.reportedAt;
       return inTransaction(db, async (tx) => {
         // The related rows first: a lost compare-and-set aborts before anything is inserted.
         if (!(await casAll(tx, related))) return false;
-        await tx.insert(incidents).values({
-          id: incident.id,
-          seq,
-          number: incident.number,
-          reportedAt: toDate(incident.reportedAt, 'reportedAt'),
-          updatedAt: toDate(updatedAt, 'updatedAt'),
-          ...columnsOf(incident),
-        });
-        await append(tx, incident.id, entries, effects);
+        await insert(tx);
         return true;
       });
     },
@@ -369,6 +345,28 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
     },
 
     close,
+  };
+}
+
+/**
+ * Checks a new incident (version 1, a well-formed number, its own entries) and returns the insert
+ * of its row, timeline and outbox, to run inside the caller's transaction.
+ */
+function newIncidentInsert(incident: Incident, entries: TimelineEntry[], effects: Effect[], op: string): (tx: Db) => Promise<void> {
+  if (incident.version !== 1) throw new Error(`${op}: a new incident has version 1, got ${incident.version}`);
+  const seq = seqOf(incident.number);
+  checkEntries(incident.id, entries, effects);
+  const updatedAt = entries.at(-1)?.at ?? incident.reportedAt;
+  return async (tx) => {
+    await tx.insert(incidents).values({
+      id: incident.id,
+      seq,
+      number: incident.number,
+      reportedAt: toDate(incident.reportedAt, 'reportedAt'),
+      updatedAt: toDate(updatedAt, 'updatedAt'),
+      ...columnsOf(incident),
+    });
+    await append(tx, incident.id, entries, effects);
   };
 }
 

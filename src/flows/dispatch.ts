@@ -125,50 +125,46 @@ export function createDispatcher(deps: DispatcherDeps) {
     const seq = await store.nextSeq();
     const reported: Incident = { ...built.incident, number: `INC-${seq}` };
     const actor: Actor = { kind: 'person', person: reporter };
-    const events: EventBody[] = [{ type: 'IncidentReported', incident: reported }];
-    const declare = opts.declare || (reported.priority === 'P1' && reported.status === 'new');
-    if (declare) {
-      events.push({ type: 'MajorIncidentDeclared', major: newMajor(reported, policy, now, opts.declare ? reporter : null, opts.declare?.quick ?? false), automatic: !opts.declare });
-    }
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const major = declare ? null : await knownOutage(input);
-      const all = major ? [...events, { type: 'LinkedToMajor', majorId: major.id, number: major.number, title: major.title, automatic: true } as EventBody] : events;
+    const system: Actor = { kind: 'system', reason: 'known_outage' };
+    /** The new incident with `extra` events after its report: the record, its entries and effects. */
+    const build = (extra: EventBody[]) => {
+      const events: EventBody[] = [{ type: 'IncidentReported', incident: reported }, ...extra];
       const states: Incident[] = [];
       let incident = reported;
-      for (const e of all) {
+      for (const e of events) {
         incident = evolve(incident, e, now);
         states.push(incident);
       }
       incident = { ...incident, version: 1, decisionVersion: 1 };
-      const entries = entriesFor(incident, all, 1, now, actor, origin.platform, states);
-      const effects = planEffects(null, incident, all, actor, planCtx, now);
-      let related: CommitItem[] = [];
-      if (major) {
-        const attach = decideMajor(major, { type: 'AttachReport', incidentId: incident.id, number: incident.number, reporter, automatic: true }, { now, policy, actor: { kind: 'system', reason: 'known_outage' } });
-        if (attach.ok) related = [await prepare(major, attach.events, { kind: 'system', reason: 'known_outage' }, 'system')];
-      }
-      if (related.length === 0) {
-        const plain = major ? events : all;
-        if (major) {
-          // Could not attach (the major incident changed under us): file it unlinked rather than lose it.
-          await store.create({ ...reported, version: 1 }, entriesFor(reported, plain, 1, now, actor, origin.platform, [reported]), planEffects(null, reported, plain, actor, planCtx, now));
-          deps.onCommitted?.(reported);
-          return { ok: true, incident: reported };
-        }
-        await store.create(incident, entries, effects);
-      } else if (!(await store.createWith(incident, entries, effects, related))) {
-        continue; // the major incident changed meanwhile: look again
-      } else {
-        deps.onCommitted?.(related[0]!.next);
-      }
+      return { incident, entries: entriesFor(incident, events, 1, now, actor, origin.platform, states), effects: planEffects(null, incident, events, actor, planCtx, now) };
+    };
+    const done = (incident: Incident, also: Incident[] = []) => {
       logger.info('incident reported', { incident: incident.number, priority: incident.priority, platform: origin.platform, major: !!incident.major, linkedTo: incident.linkedTo?.number });
+      for (const other of also) deps.onCommitted?.(other);
       deps.onCommitted?.(incident);
-      return { ok: true, incident };
+      return { ok: true as const, incident };
+    };
+
+    // The same outage as an open major incident: linked to it (one room per outage), not declared
+    // again, even as a P1. An explicit `major <text>` is a new major incident by decision.
+    for (let attempt = 0; !opts.declare && attempt < MAX_ATTEMPTS; attempt++) {
+      const major = await knownOutage(input);
+      if (!major) break;
+      const linked = build([{ type: 'LinkedToMajor', majorId: major.id, number: major.number, title: major.title, automatic: true }]);
+      const attach = decideMajor(major, { type: 'AttachReport', incidentId: reported.id, number: reported.number, reporter, automatic: true }, { now, policy, actor: system });
+      if (!attach.ok) break;
+      const related = await prepare(major, attach.events, system, 'system');
+      if (await store.createWith(linked.incident, linked.entries, linked.effects, [related])) return done(linked.incident, [related.next]);
+      // The major incident changed meanwhile: look again.
     }
-    // The major incident kept changing: file the report on its own (the desk can link it).
-    await store.create(reported, entriesFor(reported, events.slice(0, 1), 1, now, actor, origin.platform, [reported]), planEffects(null, reported, events.slice(0, 1), actor, planCtx, now));
-    deps.onCommitted?.(reported);
-    return { ok: true, incident: reported };
+    const declare = opts.declare || (reported.priority === 'P1' && reported.status === 'new');
+    const plain = build(
+      declare
+        ? [{ type: 'MajorIncidentDeclared', major: newMajor(reported, policy, now, opts.declare ? reporter : null, opts.declare?.quick ?? false), automatic: !opts.declare }]
+        : [],
+    );
+    await store.create(plain.incident, plain.entries, plain.effects);
+    return done(plain.incident);
   }
 
   /**

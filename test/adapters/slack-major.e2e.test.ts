@@ -79,6 +79,15 @@ describe('a major incident on Slack, from declaration to archive', () => {
     const id = (await h.store.getByNumber(number))!.id;
     expect((await h.store.timeline(id)).map((e) => e.event.type)).toEqual(expect.arrayContaining(['MajorIncidentDeclared', 'WarRoomOpened']));
 
+    // Anyone the bot knows may join from the incident card (an L1 engineer who can help).
+    const join = await h.press('U0L1', h.fake.messages.get(`C0DESK:${card.ts}`)!, 'war_room.join');
+    expect(await responseText(h, join.responseId)).toContain(`You are being added to the war room of ${number}`);
+    await h.fake.waitFor(() => room.members.has('U0L1'));
+    // A guest may not.
+    const guestJoin = await h.press('U0STRANGER', h.fake.messages.get(`C0DESK:${card.ts}`)!, 'war_room.join');
+    expect(await responseText(h, guestJoin.responseId)).toContain('Only the people running');
+    expect(room.members.has('U0STRANGER')).toBe(false);
+
     // The incident manager is asked by DM and confirms.
     await h.fake.waitFor(() => h.messagesIn(IM).some((m) => h.buttons(m).some((b) => b.actionId === 'major.confirm')));
     const ask = h.messagesIn(IM).find((m) => h.buttons(m).some((b) => b.actionId === 'major.confirm'))!;
@@ -133,8 +142,11 @@ describe('a major incident on Slack, from declaration to archive', () => {
     await h.fake.waitFor(() => textsIn(h, room.id).some((t) => t.includes('commander Gao PM, communications Zhang San')));
     await h.fake.waitFor(() => /Incident commander\*?\n?Gao PM/.test(h.textOf(summaryIn(h, room.id))));
 
-    // A second update reaches the linked reporter too.
-    await h.slack.command(PM, `update ${number} Traffic fully recovered, monitoring`, { channel: 'C0GENERAL' });
+    // A second update, from the summary's Post update button and its modal, reaches the linked reporter too.
+    const post = await h.press(PM, summaryIn(h, room.id)!, 'war_room.update');
+    await h.fake.waitFor(() => h.slack.openedView(post.triggerId) !== undefined);
+    const postView = h.slack.openedView(post.triggerId);
+    await h.slack.submitView(PM, { callbackId: postView.callback_id, privateMetadata: postView.private_metadata, values: { update: { update: { type: 'plain_text_input', value: 'Traffic fully recovered, monitoring' } } } });
     await h.fake.waitFor(() => textsIn(h, VIP).some((t) => t.includes('update #2: Traffic fully recovered')));
 
     // Resolve from the queue card: the analysis report is posted in the room, the review recorded.

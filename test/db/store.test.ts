@@ -22,12 +22,12 @@ import {
 import type { Effect } from '../../src/flows/effects';
 import type { TimelineEntry } from '../../src/flows/incident/events';
 import type { Incident, PersonRef } from '../../src/flows/incident/model';
-import type { IncidentStore, OutboxItem } from '../../src/flows/ports';
+import type { CommitItem, IncidentStore, OutboxItem, WarRoomRecord } from '../../src/flows/ports';
 import { createIncident } from '../../src/flows/incident/decide';
 import { createTestDatabase } from '../support/pg';
 import { testPolicy } from '../support/policy';
 
-const TABLES = 'incidents, timeline, outbox, inbound_dedupe, message_bindings';
+const TABLES = 'incidents, timeline, outbox, inbound_dedupe, message_bindings, war_rooms';
 /** Migrations in the committed journal: what a fully migrated database has recorded. */
 const MIGRATION_COUNT = (
   JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }
@@ -620,6 +620,143 @@ describe.each(drivers)('IncidentStore on $name', (driver) => {
       await store.saveBinding(moved);
       expect(await store.getBinding(incident.id, 'slack', 'reporter')).toEqual(moved);
       expect(await store.getBinding(incident.id, 'slack', 'queue:desk')).toEqual(queue);
+    });
+  });
+
+  describe('multi-incident commits', () => {
+    /** The accept of `incident` as one item of a multi-incident commit. */
+    const acceptItem = (incident: Incident, n: number, expectedVersion = incident.version): CommitItem => ({
+      next: accepted(incident),
+      expectedVersion,
+      entries: [acceptedEntry(incident, 2, at(MINUTE))],
+      effects: [effect(n)],
+    });
+    /** Everything the store holds about an incident, to compare before and after. */
+    const snapshot = async (id: string) => ({ incident: await store.get(id), timeline: await store.timeline(id), outbox: await outboxOf(store, id) });
+
+    it('commitMany writes every incident, its entries and effects, in one go', async () => {
+      const a = await report(store);
+      const b = await report(store);
+      expect(await store.commitMany([acceptItem(a, 1), acceptItem(b, 2)])).toBe(true);
+      for (const [incident, n] of [[a, 1], [b, 2]] as const) {
+        expect(await store.get(incident.id)).toEqual(accepted(incident));
+        expect(await store.timeline(incident.id)).toEqual([reportedEntry(incident), acceptedEntry(incident, 2, at(MINUTE))]);
+        expect((await outboxOf(store, incident.id)).map((i) => i.effect)).toEqual([effect(n)]);
+      }
+    });
+
+    it('commitMany is all or nothing: one stale version and neither incident is written', async () => {
+      // Items are written in id order: make the stale one each of the two positions, so the
+      // other incident's row and entries are written first once and must be rolled back.
+      for (const staleFirst of [true, false]) {
+        const [x, y] = [await report(store), await report(store)].sort((p, q) => p.id.localeCompare(q.id)) as [Incident, Incident];
+        const stale = staleFirst ? x : y;
+        const fresh = staleFirst ? y : x;
+        // Someone else moved the stale one on meanwhile.
+        const moved = { ...stale, version: 2, pendingMs: 42 };
+        expect(await store.commit(moved, 1, [acceptedEntry(stale, 2, at(SECOND), person('carol'))], [effect(9)])).toBe(true);
+        const before = { stale: await snapshot(stale.id), fresh: await snapshot(fresh.id) };
+
+        expect(await store.commitMany([acceptItem(fresh, 1), { ...acceptItem(stale, 2, 1), entries: [acceptedEntry(stale, 3, at(MINUTE))] }]), `stale first: ${staleFirst}`).toBe(false);
+        expect(await snapshot(fresh.id)).toEqual(before.fresh);
+        expect(await snapshot(stale.id)).toEqual(before.stale);
+        expect(before.fresh.incident).toEqual(fresh);
+        expect(before.fresh.timeline).toEqual([reportedEntry(fresh)]);
+        expect(before.fresh.outbox).toEqual([]);
+      }
+    });
+
+    it('createWith inserts the new incident and commits the related one atomically', async () => {
+      const major = await report(store);
+      const child = makeIncident(await store.nextSeq());
+      const related = acceptItem(major, 7);
+      expect(await store.createWith(child, [reportedEntry(child)], [effect(1)], [related])).toBe(true);
+      expect(await store.get(child.id)).toEqual(child);
+      expect(await store.getByNumber(child.number)).toEqual(child);
+      expect(await store.timeline(child.id)).toEqual([reportedEntry(child)]);
+      expect((await outboxOf(store, child.id)).map((i) => i.effect)).toEqual([effect(1)]);
+      expect(await store.get(major.id)).toEqual(related.next);
+      expect(await store.timeline(major.id)).toEqual([reportedEntry(major), ...related.entries]);
+      expect((await outboxOf(store, major.id)).map((i) => i.effect)).toEqual([effect(7)]);
+    });
+
+    it('createWith returns false and writes nothing when the related version is stale', async () => {
+      const major = await report(store);
+      expect(await store.commit(accepted(major), 1, [acceptedEntry(major, 2, at(SECOND))], [])).toBe(true);
+      const before = await snapshot(major.id);
+      const child = makeIncident(await store.nextSeq());
+
+      expect(await store.createWith(child, [reportedEntry(child)], [effect(1)], [{ ...acceptItem(major, 2, 1), entries: [acceptedEntry(major, 3, at(MINUTE))] }])).toBe(false);
+      expect(await store.get(child.id)).toBeNull();
+      expect(await store.getByNumber(child.number)).toBeNull();
+      expect(await store.timeline(child.id)).toEqual([]);
+      expect(await outboxOf(store, child.id)).toEqual([]);
+      expect(await snapshot(major.id)).toEqual(before);
+      // Nothing of it was kept: the same incident can be filed afterwards.
+      await store.create(child, [reportedEntry(child)], []);
+      expect(await store.get(child.id)).toEqual(child);
+    });
+  });
+
+  describe('war rooms', () => {
+    const fresh = { attempt: 0, described: false, invited: [], failed: [], pinned: false, recorded: false, archived: false };
+
+    it('reserveRoom is first-wins: concurrent reservations with different names all get the first row', async () => {
+      const incident = await report(store);
+      const names = Array.from({ length: 10 }, (_, i) => `inc-${incident.number.slice(4)}-try-${i}`);
+      const rooms = await Promise.all(names.map((name) => store.reserveRoom(incident.id, 'slack', name)));
+      const first = rooms[0]!;
+      expect(names).toContain(first.name);
+      expect(first).toEqual({ incidentId: incident.id, platform: 'slack', name: first.name, channel: null, progress: fresh });
+      for (const room of rooms) expect(room).toEqual(first);
+      expect(await store.getRoom(incident.id, 'slack')).toEqual(first);
+      // A later reservation (a retried job) finds the same room, whatever name it asks for.
+      expect(await store.reserveRoom(incident.id, 'slack', 'something-else')).toEqual(first);
+      // One room per incident and platform: another platform has its own.
+      expect(await store.reserveRoom(incident.id, 'feishu', 'inc-feishu')).toMatchObject({ platform: 'feishu', name: 'inc-feishu', channel: null });
+      expect(await store.getRoom(incident.id, 'slack')).toEqual(first);
+    });
+
+    it('saveRoom keeps name, channel and progress; getRoom and roomByChannel read them back', async () => {
+      const incident = await report(store);
+      const reserved = await store.reserveRoom(incident.id, 'slack', 'inc-1-printer');
+      const saved: WarRoomRecord = {
+        ...reserved,
+        name: 'inc-1-printer-2',
+        channel: 'C0ROOM1',
+        progress: { attempt: 1, described: true, invited: ['U0IM', 'U0PM'], failed: [{ user: 'U0GONE', error: 'user_disabled' }], pinned: true, recorded: true, archived: false },
+      };
+      await store.saveRoom(saved);
+      expect(await store.getRoom(incident.id, 'slack')).toEqual(saved);
+      expect(await store.roomByChannel('slack', 'C0ROOM1')).toEqual(saved);
+      expect((await store.roomByChannel('slack', 'C0ROOM1'))!.incidentId).toBe(incident.id);
+
+      const archived = { ...saved, progress: { ...saved.progress, archived: true } };
+      await store.saveRoom(archived);
+      expect(await store.getRoom(incident.id, 'slack')).toEqual(archived);
+
+      expect(await store.roomByChannel('feishu', 'C0ROOM1')).toBeNull();
+      expect(await store.roomByChannel('slack', 'C0OTHER')).toBeNull();
+      expect(await store.roomByChannel('slack', '')).toBeNull();
+      expect(await store.getRoom(incident.id, 'dingtalk')).toBeNull();
+      expect(await store.getRoom(randomUUID(), 'slack')).toBeNull();
+      expect(await store.getRoom('not-a-uuid', 'slack')).toBeNull();
+    });
+
+    it('refuses a second room with the same channel on a platform', async () => {
+      const a = await report(store);
+      const b = await report(store);
+      // Rooms not yet created (no channel) do not clash.
+      const roomA = await store.reserveRoom(a.id, 'slack', 'inc-a');
+      const roomB = await store.reserveRoom(b.id, 'slack', 'inc-b');
+      await store.saveRoom({ ...roomA, channel: 'C0SAME' });
+      await expect(store.saveRoom({ ...roomB, channel: 'C0SAME' })).rejects.toThrow();
+      expect((await store.roomByChannel('slack', 'C0SAME'))!.incidentId).toBe(a.id);
+      expect(await store.getRoom(b.id, 'slack')).toEqual(roomB);
+      // The same channel id on another platform is another conversation.
+      const roomBFeishu = await store.reserveRoom(b.id, 'feishu', 'inc-b');
+      await store.saveRoom({ ...roomBFeishu, channel: 'C0SAME' });
+      expect((await store.roomByChannel('feishu', 'C0SAME'))!.incidentId).toBe(b.id);
     });
   });
 

@@ -191,7 +191,12 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
       if (!system && !policy.roles.approver.includes(id)) return reject({ reason: 'forbidden', need: 'approver' });
       const note = text(cmd.note, 'note', LIMITS.note, false);
       if (typeof note !== 'string') return note;
-      return { ok: true, events: [{ type: 'RequestApproved', note: note || null }] };
+      const approved: EventBody = { type: 'RequestApproved', note: note || null };
+      // A P1 waited for approval before it could be worked: once approved it is a major incident.
+      if (state.priority === 'P1' && !isLiveMajor(state)) {
+        return { ok: true, events: [approved, { type: 'MajorIncidentDeclared', major: newMajor(state, policy, ctx.now, null, false), automatic: true }] };
+      }
+      return { ok: true, events: [approved] };
     }
     case 'DenyRequest': {
       if (!system && !policy.roles.approver.includes(id)) return reject({ reason: 'forbidden', need: 'approver' });

@@ -74,7 +74,7 @@ export function mayDeclare(policy: Policy, personId: string, incident: Incident 
 
 const managerOrPm = (policy: Policy, id: string) => hasRole(policy, id, 'incident_manager') || hasRole(policy, id, 'project_manager');
 
-/** The people who run a major incident: they may post updates and change its roles. */
+/** The people who run a major incident: they may post updates (roles: managers and the commander). */
 function onMajorTeam(policy: Policy, incident: Incident, id: string): boolean {
   const m = incident.major;
   return (

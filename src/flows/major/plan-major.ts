@@ -101,7 +101,8 @@ export function majorEffects(before: Incident | null, after: Incident, events: E
         for (const platform of ctx.platforms) out.push({ kind: 'room.open', platform, locale: roomLocale });
         room('room.declared', { actor: e.automatic ? t(roomLocale, 'major.by_priority') : params(after, actor, roomLocale, ctx).actor! });
         askCards(true);
-        if (after.reporter.id !== actorId) {
+        // The reporter hears of it unless they declared it themselves (a P1 report is declared by the bot).
+        if (after.reporter.id !== actorId || e.automatic) {
           out.push(...personMessages(after.reporter.id, 'notify.major.reporter', (l) => t(l, 'notify.major.reporter', params(after, actor, l, ctx)), ctx, after));
         }
         break;

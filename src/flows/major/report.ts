@@ -81,14 +81,17 @@ function timelineLine(e: TimelineEntry, ctx: ReportContext): string {
  * time, which the report puts in front of every line instead.
  */
 export function withoutTime(line: string, time: string): string {
-  return line
-    .replace(` 于 ${time} `, ' ')
-    .replace(` 于 ${time}`, '')
-    .replace(`${time} `, '')
-    .replace(` ${time}`, '')
-    .replace(time, '')
-    .replace(/\s{2,}/g, ' ')
-    .trim();
+  // The first spelling that matches, once: a due time equal to the entry's time must stay.
+  const spellings: [string, string][] = [
+    [` 于 ${time} `, ' '],
+    [`于 ${time} `, ''],
+    [` 于 ${time}`, ''],
+    [`${time} `, ''],
+    [` ${time}`, ''],
+    [time, ''],
+  ];
+  const hit = spellings.find(([s]) => line.includes(s));
+  return (hit ? line.replace(hit[0], hit[1]) : line).replace(/\s{2,}/g, ' ').trim();
 }
 
 /** Builds the report from the incident and its whole timeline (oldest first). */
