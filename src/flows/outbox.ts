@@ -5,7 +5,7 @@ import { buildMajorReport, reportToChat } from './major/report';
 import { roomMembers, roomTexts } from './major/room';
 import { buildIncidentCard } from './messages/cards';
 import { ChatDeliveryError, type ChatPort, type Clock, type IncidentStore, type Logger, type OutboxItem, type RoomPort, type WarRoomRecord } from './ports';
-import type { Policy } from './policy/policy';
+import type { Locale, Policy } from './policy/policy';
 
 export interface OutboxWorkerDeps {
   store: IncidentStore;
@@ -111,7 +111,10 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
     return room as WarRoomRecord & { channel: string };
   }
 
-  /** Invites who should be in and is not yet; returns the names added and those refused now. */
+  /**
+   * Invites who should be in and is not yet. Returns the room with its progress updated (not
+   * saved: the caller saves it), the names added and those refused now.
+   */
   async function invite(rooms: RoomPort, room: WarRoomRecord & { channel: string }, incident: Incident, extra: string[]) {
     const wanted = roomMembers(incident, policy, room.platform, clock.now().getTime());
     for (const u of extra) if (!wanted.some((w) => w.user === u)) wanted.push({ key: u, name: u, user: u });
@@ -128,7 +131,6 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
         failed: [...room.progress.failed, ...failed],
       },
     };
-    await store.saveRoom(next);
     const nameOf = (user: string) => fresh.find((w) => w.user === user)?.name ?? user;
     if (failed.length) logger.warn('war room invitations refused', { incident: incident.number, platform: room.platform, refused: failed });
     return {
@@ -138,36 +140,50 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
     };
   }
 
+  /** The summary: posted once (its binding says so) and pinned once; card.sync keeps it current. */
+  async function postSummary(rooms: RoomPort, port: ChatPort, room: WarRoomRecord & { channel: string }, incident: Incident, locale: Locale): Promise<boolean> {
+    let summary = await store.getBinding(incident.id, room.platform, 'war_room');
+    if (!summary) {
+      const last = await store.lastEntry(incident.id);
+      const card = buildIncidentCard(incident, 'war_room', last, { policy, locale, now: clock.now().getTime() });
+      const posted = await port.postCard({ type: 'channel', id: room.channel }, card);
+      summary = { incidentId: incident.id, platform: room.platform, purpose: 'war_room', channel: posted.channel, messageId: posted.messageId };
+      await store.saveBinding(summary);
+    }
+    if (!room.progress.pinned) await rooms.pin({ channel: summary.channel, messageId: summary.messageId });
+    return true;
+  }
+
   async function openRoom(item: OutboxItem, port: ChatPort, effect: Extract<Effect, { kind: 'room.open' }>): Promise<void> {
     const rooms = port.rooms;
     if (!rooms) return;
     const incident = await loadIncident(item);
     if (!incident.major) return;
     let room = await ensureChannel(rooms, incident, effect.platform);
-    if (!room.progress.described) {
-      const { topic, purpose } = roomTexts(incident, effect.locale);
-      await rooms.describeRoom(room.channel, topic, purpose);
-      room = { ...room, progress: { ...room.progress, described: true } };
-      await store.saveRoom(room);
-    }
-    const invited = await invite(rooms, room, incident, []);
-    room = invited.room;
-    // The summary: posted once (its binding says so), pinned once, then kept current by card.sync.
-    let summary = await store.getBinding(incident.id, effect.platform, 'war_room');
-    if (!summary) {
-      const last = await store.lastEntry(incident.id);
-      const card = buildIncidentCard(incident, 'war_room', last, { policy, locale: effect.locale, now: clock.now().getTime() });
-      const posted = await port.postCard({ type: 'channel', id: room.channel }, card);
-      summary = { incidentId: incident.id, platform: effect.platform, purpose: 'war_room', channel: posted.channel, messageId: posted.messageId };
-      await store.saveBinding(summary);
-    }
-    if (!room.progress.pinned) {
-      await rooms.pin({ channel: summary.channel, messageId: summary.messageId });
-      room = { ...room, progress: { ...room.progress, pinned: true } };
-      await store.saveRoom(room);
-    }
+    // Describing, inviting and the pinned summary do not depend on each other: side by side, so
+    // the room is ready after the slowest of them rather than after all of them in a row. Each is
+    // safe to repeat (already described, already in, already pinned), and what succeeded is saved
+    // even when another failed, so the retry does only what is left.
+    const { topic, purpose } = roomTexts(incident, effect.locale);
+    const [described, invited, pinned] = await Promise.allSettled([
+      room.progress.described ? Promise.resolve(true) : rooms.describeRoom(room.channel, topic, purpose).then(() => true),
+      invite(rooms, room, incident, []),
+      postSummary(rooms, port, room, incident, effect.locale),
+    ]);
+    room = {
+      ...room,
+      progress: {
+        ...(invited.status === 'fulfilled' ? invited.value.room.progress : room.progress),
+        described: room.progress.described || described.status === 'fulfilled',
+        pinned: room.progress.pinned || pinned.status === 'fulfilled',
+      },
+    };
+    await store.saveRoom(room);
+    const failed = [described, invited, pinned].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     if (!room.progress.recorded) {
-      const refused = room.progress.failed.map((f) => ({ name: roomMembers(incident, policy, effect.platform, clock.now().getTime()).find((m) => m.user === f.user)?.name ?? f.user, error: f.error }));
+      const members = roomMembers(incident, policy, effect.platform, clock.now().getTime());
+      const refused = room.progress.failed.map((f) => ({ name: members.find((m) => m.user === f.user)?.name ?? f.user, error: f.error }));
       await deps.record?.(incident.id, {
         type: 'RecordWarRoom',
         platform: effect.platform,
@@ -177,6 +193,10 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
         uninvited: refused,
       });
       await store.saveRoom({ ...room, progress: { ...room.progress, recorded: true } });
+      // Link the room from the incident's queue card now, not behind everything the declaration
+      // queued (the record's own card.sync follows later and finds it current).
+      const fresh = await loadIncident(item);
+      await syncCard(item, port, { kind: 'card.sync', platform: effect.platform, purpose: `queue:${fresh.tier}`, target: { type: 'channel', id: '' }, locale: policy.locale, createIfMissing: false });
     }
   }
 
@@ -210,6 +230,7 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
         if (!room?.channel) return;
         const incident = await loadIncident(item);
         const r = await invite(port.rooms, room as WarRoomRecord & { channel: string }, incident, effect.people);
+        await store.saveRoom(r.room);
         if (r.added.length || r.refused.length) {
           await deps.record?.(incident.id, { type: 'RecordRoomMembers', platform: effect.platform, names: r.added, uninvited: r.refused });
         }

@@ -166,7 +166,13 @@ export function planEffects(before: Incident | null, after: Incident, events: Ev
     if (e.type !== 'IncidentReassigned' || !e.assignee || e.assignee.id === actorId) continue;
     effects.push(...dm(e.assignee.id, 'notify.assigned_to_you', e, after, actor, ctx));
   }
-  effects.push(...majorEffects(before, after, events, actor, ctx, at));
+  // A new war room right after the queue cards: the room is what the team waits for, and
+  // everything else this change says (DMs, lines in the room) is queued behind it anyway.
+  const major = majorEffects(before, after, events, actor, ctx, at);
+  const queueCount = effects.findIndex((e) => e.kind !== 'card.sync' || !e.purpose.startsWith('queue:'));
+  const at0 = queueCount < 0 ? effects.length : queueCount;
+  effects.splice(at0, 0, ...major.filter((e) => e.kind === 'room.open'));
+  effects.push(...major.filter((e) => e.kind !== 'room.open'));
   return effects;
 }
 
