@@ -63,7 +63,7 @@ async function session(opts: { locale?: 'en' | 'zh-CN'; as?: string; wrap?: (i: 
   const output = { write: (s: string) => void (out += s) };
   const port = createConsolePort(output, { locale: policy.locale });
   const dispatcher = createDispatcher({ store, clock: systemClock(), policy, platforms: ['console'], newId: randomUUID, logger: quiet, onCommitted: () => {} });
-  const worker = createOutboxWorker({ store, ports: { console: port }, policy, clock: systemClock(), logger: quiet });
+  const worker = createOutboxWorker({ store, ports: { console: port }, policy, clock: systemClock(), logger: quiet, record: (id, c) => dispatcher.record(id, c) });
   const real = createInteractions(dispatcher);
   const input = new PassThrough();
   let wake: (() => void) | null = null;
@@ -377,5 +377,33 @@ describe('console chat over the real flows', () => {
     expect(out).toContain('You accepted INC-2.');
     expect(out).not.toContain('never');
     expect((await store.list({ statuses: ['in_progress'], limit: 10 })).length).toBe(2);
+  });
+
+  it('runs a major incident in the terminal: the room, its pinned summary, an update and the report', async () => {
+    const s = await session({ as: 'li.wei' });
+    let out = await s.send('/incident major Payroll is down');
+    expect(out).toContain('Filed INC-1 as a major incident');
+    expect(out).toContain('── war room #inc-1-payroll-is-down opened ──');
+    expect(out).toMatch(/#inc-1-payroll-is-down: invited .*@zhao\.min/);
+    expect(out).toMatch(/#inc-1-payroll-is-down · card \d+ ──[\s\S]*Major incident INC-1 · Payroll is down/);
+    expect(out).toMatch(/#inc-1-payroll-is-down: card \d+ pinned/);
+    out = await s.send('/incident update 1 Failover to the standby started');
+    expect(out).toContain('→ #inc-1-payroll-is-down: 📣 Update #1 on INC-1 from Li Wei:');
+    expect(out).toContain('Latest update (#1');
+    out = await s.send('/incident report 1');
+    expect(out).toContain('Major incident analysis report: INC-1 Payroll is down');
+    expect(out).toContain('📣 Li Wei: Failover to the standby started');
+    const incident = (await s.store.getByNumber('INC-1'))!;
+    expect(incident.major?.rooms.map((r) => r.name)).toEqual(['inc-1-payroll-is-down']);
+    await s.end();
+  });
+
+  it('speaks Chinese: 重大 files and declares, the room keeps the Chinese title', async () => {
+    const s = await session({ as: 'li.wei', locale: 'zh-CN' });
+    const out = await s.send('/incident 重大 工资系统宕机');
+    expect(out).toContain('已登记 INC-1 为重大事件');
+    expect(out).toContain('作战室 #inc-1-工资系统宕机 已开启');
+    expect(out).toContain('🔥 重大事件 INC-1 · 工资系统宕机');
+    await s.end();
   });
 });
