@@ -138,3 +138,30 @@ describe('planEffects', () => {
     expect(cards(effects)).toContainEqual(expect.objectContaining({ purpose: 'reporter' }));
   });
 });
+
+describe('planEffects of a major incident', () => {
+  const declared = () => given(atDesk(), [[{ type: 'DeclareMajor' }, as('zhang.san')]], 5);
+  const withRoom = () => given(declared(), [[{ type: 'RecordWarRoom', platform: 'slack', channel: 'C0ROOM', name: 'inc-12-vpn', invited: 4, uninvited: [] }, SYSTEM]], 6);
+  const roomSays = (effects: Effect[]) => messages(effects).filter((e) => e.target.type === 'room');
+
+  it('declaring opens the room right after the queue card, before anything said in it', () => {
+    const { effects } = act(atDesk(), { type: 'DeclareMajor' }, as('zhang.san'));
+    const kinds = effects.map((e) => (e.kind === 'card.sync' ? `card:${e.purpose}` : e.kind === 'message.send' ? `say:${e.target.type}` : e.kind));
+    expect(kinds[0]).toBe('card:queue:desk');
+    expect(kinds[1]).toBe('room.open');
+    expect(kinds.indexOf('say:room')).toBeGreaterThan(1);
+  });
+
+  it('a note goes to the room while it is open, and nowhere once it is archived', () => {
+    expect(roomSays(act(withRoom(), { type: 'AddNote', text: 'DB failover done', source: 'command' }, as('li.wei')).effects)).toHaveLength(1);
+    const archived = { ...withRoom(), major: { ...withRoom().major!, archived: true } };
+    const after = act(archived, { type: 'AddNote', text: 'post-mortem notes', source: 'command' }, as('li.wei')).effects;
+    expect(roomSays(after)).toEqual([]);
+    expect(cards(after).filter((c) => c.purpose === 'war_room')).toEqual([]);
+  });
+
+  it('a note marked by reaction is not echoed into the room it came from', () => {
+    const { effects } = act(withRoom(), { type: 'AddNote', text: 'cert renewed', source: 'reaction', author: personRef('wang.wu'), messageRef: 'slack:C0ROOM:1.2' }, as('chen.jing'));
+    expect(roomSays(effects)).toEqual([]);
+  });
+});

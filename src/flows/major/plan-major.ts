@@ -78,7 +78,10 @@ export function majorEffects(before: Incident | null, after: Incident, events: E
   const m = after.major;
   const roomLocale = ctx.policy.locale;
   const actorId = actor.kind === 'person' ? actor.person.id : null;
+  // An archived room takes no more messages (Slack: is_archived); the timeline still has it all.
+  const roomOpen = !m?.archived;
   const room = (key: MessageKey, extra: Record<string, string | number> = {}) => {
+    if (!roomOpen) return;
     for (const platform of ctx.platforms) {
       out.push(say(platform, { type: 'room', id: '' }, roomLocale, key, t(roomLocale, key, { ...params(after, actor, roomLocale, ctx), ...extra })));
     }
@@ -206,17 +209,18 @@ export function majorEffects(before: Incident | null, after: Incident, events: E
     if (m && ROOM_NEWS.has(e.type)) {
       const entry: TimelineEntry = { incidentId: after.id, seq: 0, at, actor, platform: 'system', automatic: actor.kind === 'system', event: e, status: after.status };
       const line = e.type === 'NoteAdded' ? t(roomLocale, 'room.note', { author: e.author?.name ?? params(after, actor, roomLocale, ctx).actor!, text: truncate(e.text, 500) }) : outcomeLine(entry, { policy: ctx.policy, locale: roomLocale });
-      // A note typed in the room is already there; only the ones from elsewhere are echoed.
+      // A message marked by reaction is already in the room; a typed note is echoed (a slash
+      // command's text is seen by no one else).
       if (!(e.type === 'NoteAdded' && e.source === 'reaction')) room('room.event', { line });
     }
   }
 
   if (m) {
-    if (events.some((e) => NEW_MEMBERS.has(e.type)) && m.rooms.length) {
+    if (events.some((e) => NEW_MEMBERS.has(e.type)) && m.rooms.length && roomOpen) {
       for (const platform of ctx.platforms) out.push({ kind: 'room.invite', platform, locale: roomLocale, people: [] });
     }
     // The pinned summary stays current on every change (rendered at delivery from the latest state).
-    for (const platform of ctx.platforms) {
+    for (const platform of roomOpen ? ctx.platforms : []) {
       out.push({ kind: 'card.sync', platform, purpose: 'war_room', target: { type: 'room', id: '' }, locale: roomLocale, createIfMissing: false });
     }
   }
