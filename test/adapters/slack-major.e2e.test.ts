@@ -71,7 +71,7 @@ describe('a major incident on Slack, from declaration to archive', () => {
     expect(summaryText).toMatch(/Incident commander\*?\n?Chen Jing/);
     expect(summaryText).toContain('Next update due');
     expect(summaryText).toContain('Response SLA');
-    expect(h.buttons(summary).map((b) => b.actionId)).toEqual(['war_room.update', 'war_room.roles', 'major.confirm', 'major.downgrade']);
+    expect(h.buttons(summary).map((b) => b.actionId)).toEqual(['war_room.update', 'war_room.roles', 'incident.reassign', 'major.confirm', 'major.downgrade']);
     // The origin card links the room; the queue hears where it is; the reporter is told.
     await h.fake.waitFor(() => h.textOf(h.fake.messages.get(`C0DESK:${card.ts}`)).includes(`<#${room.id}>`));
     await h.fake.waitFor(() => h.messagesIn('C0DESK').some((m) => m.thread_ts === card.ts && (m.text ?? '').includes(`#${room.name}`)));

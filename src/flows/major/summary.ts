@@ -70,6 +70,8 @@ export function summaryCard(incident: Incident, last: TimelineEntry | null, ctx:
   const buttons: CardButton[] = [];
   if (open) {
     buttons.push(button('war_room.update', incident, locale, 'primary'), button('war_room.roles', incident, locale));
+    // The third role, the assignee, is changed as everywhere else: by reassigning.
+    if (incident.status === 'new' || incident.status === 'in_progress') buttons.push(button('incident.reassign', incident, locale));
     if (m.state === 'declared') buttons.push(button('major.confirm', incident, locale), button('major.downgrade', incident, locale, 'danger'));
   }
   const latest = m.lastUpdate
