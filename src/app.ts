@@ -6,6 +6,11 @@ import { createConsoleChat } from './adapters/console/chat';
 import { createConsolePort } from './adapters/console/port';
 import { createSlackApp, type SlackApp } from './adapters/slack/inbound';
 import { createSlackPort, createSlackWebClient } from './adapters/slack/port';
+import * as lark from '@larksuiteoapi/node-sdk';
+import { createFeishuEvents } from './adapters/feishu/events';
+import { createFeishuHttpHandler } from './adapters/feishu/http';
+import { createFeishuClient, createFeishuPort, type FeishuPort } from './adapters/feishu/port';
+import { decodeCallbackValue, readFormValues } from './adapters/feishu/render';
 import { createPgliteStore, createPostgresStore } from './db/index';
 import { createDispatcher } from './flows/dispatch';
 import type { Incident, Platform } from './flows/incident/model';
@@ -63,6 +68,12 @@ export async function createFirebell(opts: FirebellOptions) {
   const consolePort = opts.console ? createConsolePort(opts.console.output, { color: opts.console.color ?? false, locale: policy.locale }) : null;
   if (consolePort) ports.console = consolePort;
   if (env.SLACK_BOT_TOKEN) ports.slack = createSlackPort(createSlackWebClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), logger);
+  let feishuPort: FeishuPort | null = null;
+  if (env.FEISHU_APP_ID && env.FEISHU_APP_SECRET) {
+    const client = createFeishuClient({ appId: env.FEISHU_APP_ID, appSecret: env.FEISHU_APP_SECRET, ...(env.FEISHU_DOMAIN ? { domain: env.FEISHU_DOMAIN } : {}), logger });
+    feishuPort = createFeishuPort(client, logger, { locale: policy.locale, ...(env.FEISHU_DOMAIN?.includes('larksuite') ? { chatApplink: 'https://applink.larksuite.com/client/chat/open' } : {}) });
+    ports.feishu = feishuPort;
+  }
   const platforms = Object.keys(ports) as Platform[];
 
   // The dispatcher tells the scheduler of every commit; the scheduler calls back into the
@@ -110,6 +121,36 @@ export async function createFirebell(opts: FirebellOptions) {
     });
   }
 
+  // Feishu: one handler for both transports. Over HTTP, http.ts verifies and decrypts first; the
+  // long connection's frames are authenticated by the SDK and handed over as they come.
+  let feishuHttp: ReturnType<typeof createFeishuHttpHandler> | null = null;
+  let feishuWs: lark.WSClient | null = null;
+  if (feishuPort && env.FEISHU_APP_ID && env.FEISHU_APP_SECRET) {
+    const events = createFeishuEvents({
+      interactions,
+      store,
+      policy,
+      logger,
+      replies: feishuPort.replies,
+      codec: { decode: decodeCallbackValue, readForm: readFormValues },
+      ...(env.FEISHU_BOT_OPEN_ID ? { botOpenId: env.FEISHU_BOT_OPEN_ID } : {}),
+    });
+    if (env.FEISHU_CONNECTION === 'http') {
+      feishuHttp = createFeishuHttpHandler({
+        ...(env.FEISHU_ENCRYPT_KEY ? { encryptKey: env.FEISHU_ENCRYPT_KEY } : {}),
+        ...(env.FEISHU_VERIFICATION_TOKEN ? { verificationToken: env.FEISHU_VERIFICATION_TOKEN } : {}),
+        logger,
+        handle: events.handle,
+      });
+    } else {
+      feishuWs = new lark.WSClient({ appId: env.FEISHU_APP_ID, appSecret: env.FEISHU_APP_SECRET, ...(env.FEISHU_DOMAIN ? { domain: env.FEISHU_DOMAIN } : {}), loggerLevel: lark.LoggerLevel.warn });
+      // WSClient hands each frame to `eventDispatcher.invoke` and sends back what it returns (the
+      // card callback's toast). `handle` never throws, so no frame can take the process down.
+      const dispatcher = { invoke: (data: Record<string, unknown>) => events.handle(data) } as unknown as lark.EventDispatcher;
+      feishuWs.start({ eventDispatcher: dispatcher }).catch((err: unknown) => logger.error('feishu long connection failed', { error: err instanceof Error ? err.message : String(err) }));
+    }
+  }
+
   let server: Server | null = null;
   let chatDone: Promise<void> | null = null;
 
@@ -125,9 +166,10 @@ export async function createFirebell(opts: FirebellOptions) {
     async start(): Promise<{ port: number | null }> {
       await sched.start();
       let port: number | null = null;
-      if (!opts.console || slack) {
+      if (!opts.console || slack || feishuHttp) {
         server = createHttpServer({
           slack: slack?.requestListener ?? null,
+          feishu: feishuHttp,
           ready: async () => {
             await store.list({ limit: 1 });
             // With REDIS_URL the timers live there too: not ready without it.
@@ -177,6 +219,7 @@ export async function createFirebell(opts: FirebellOptions) {
         clearTimeout(force);
       }
       if (slack) await slack.stop().catch(() => {});
+      feishuWs?.close();
       await sched.stop();
       if (!opts.store) await store.close();
     },

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { colorEnabled } from './adapters/console/render';
 import { createFirebell } from './app';
-import { loadEnv } from './config/env';
+import { loadEnv, SECRET_ENV } from './config/env';
 import { loadPolicyFile, PolicyError } from './config/policy-schema';
 import { createLogger } from './logger';
 
@@ -22,7 +22,7 @@ async function main() {
   const logger = createLogger({
     // The console is for people: keep the log quiet there unless asked.
     level: consoleMode && !process.env.LOG_LEVEL ? 'warn' : env.LOG_LEVEL,
-    secrets: [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN, env.DATABASE_URL, env.REDIS_URL],
+    secrets: SECRET_ENV.map((k) => env[k]),
     write: consoleMode ? (line) => process.stderr.write(`${line}\n`) : undefined,
   });
   const configPath =

@@ -4,6 +4,8 @@ import type { Logger } from '../flows/ports';
 export interface HttpServerOptions {
   /** Bolt's HTTP receiver for `POST /slack/events`, when Slack runs over HTTP. */
   slack?: RequestListener | null;
+  /** Our Feishu glue for `POST /feishu/events` and `POST /feishu/card`, when Feishu runs over HTTP. */
+  feishu?: RequestListener | null;
   /** Readiness: resolves when the database (and later Redis) answer. */
   ready: () => Promise<void>;
   logger: Logger;
@@ -32,6 +34,11 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         if (!opts.slack) return json(res, 404, { error: 'slack_not_configured' });
         if (req.method !== 'POST') return json(res, 405, { error: 'method_not_allowed' });
         return void Promise.resolve(opts.slack(req, res)).catch(fail);
+      }
+      if (path === '/feishu/events' || path === '/feishu/card') {
+        if (!opts.feishu) return json(res, 404, { error: 'feishu_not_configured' });
+        if (req.method !== 'POST') return json(res, 405, { error: 'method_not_allowed' });
+        return void Promise.resolve(opts.feishu(req, res)).catch(fail);
       }
       if (path === '/healthz' && req.method === 'GET') return json(res, 200, { status: 'ok' });
       if (path === '/readyz' && req.method === 'GET') {

@@ -34,7 +34,7 @@ export interface FeishuReplies {
 
 /** What a callback's `action.value` / `form_value` mean (render.ts owns the encoding). */
 export interface FeishuCallbackCodec {
-  decode(value: unknown): { actionId: string; value: string } | { formSubmit: true; form: string; context: string } | null;
+  decode(value: unknown): { actionId: string; value: string } | { formSubmit: true; form: string; context: string } | { formCancel: true; form: string; context: string } | null;
   readForm(formValue: unknown): FormValues;
 }
 
@@ -155,6 +155,7 @@ export function createFeishuEvents(opts: FeishuEventsOptions) {
       return { toast: { type: 'info', content: fallbackOk } };
     };
     if (!decoded) return { toast: { type: 'error', content: t(locale, 'refuse.bad_button') } };
+    if ('formCancel' in decoded) return { toast: { type: 'info', content: t(locale, 'feishu.cancelled') } };
     if ('formSubmit' in decoded) {
       let context: FormContext;
       try {

@@ -431,6 +431,8 @@ const en = {
   "report.so_far": "Open for (not resolved yet)",
   "feishu.form_sent": "I sent you the form in your chat with Firebell.",
   "feishu.working": "Working on it; the card will update in a moment.",
+  "feishu.archived_prefix": "[archived] ",
+  "feishu.cancelled": "Cancelled; nothing was changed.",
   // The console chat (npm run demo)
   'console.welcome': "Firebell console chat. You are {who}. Type help to see how it works, quit to leave.",
   'console.help': "Console chat: act as any configured person, type the same commands as in chat, press buttons by number.\n  as <person>          act as someone else (also: su); as guest:<name> acts as an unknown reporter\n  who                  the people, with their tiers and roles\n  {command} <text>     the bot command, as in Slack (also bare: report, status, list, 报障, 状态, 列表)\n  3.1                  press button 1 of card 3, as the person you are now\n  cards                the cards posted so far; show 3 prints card 3 again\n  quit                 leave (also: exit)\nIn a form, answer each question and press Enter; cancel stops the form, quit stops the form and the chat.",
@@ -787,6 +789,8 @@ const zh: Record<MessageKey, string> = {
   'console.form.fix': "请修改：",
   'console.form.cancelled': "已取消，未提交任何内容。",
   'console.bye': "再见。",
+  "feishu.archived_prefix": "[已归档] ",
+  "feishu.cancelled": "已取消，未做任何更改。",
   "feishu.form_sent": "表单已发送到您与 Firebell 的单聊中。",
   "feishu.working": "正在处理，卡片稍后会更新。",
   "report.so_far": "已持续（尚未解决）",

@@ -1,0 +1,192 @@
+/**
+ * ChatPort over Feishu's open-apis with the official SDK client (issue 5): cards as JSON 2.0
+ * interactive messages, updates by PATCH, replies under a message, war-room groups, and the
+ * replies the events handler sends. The client is pointed at any base URL (`FEISHU_DOMAIN`), so a
+ * local fake works.
+ *
+ * The SDK neither retries nor backs off (PLATFORMS.md §5): a rate limit (code 99991400, HTTP 400
+ * or 429) surfaces at once as a retryable ChatDeliveryError and the outbox waits; business errors
+ * come as HTTP 400 with `{code, msg}`, or as HTTP 200 with `code != 0`, which the SDK does not throw.
+ */
+import { createHash } from 'node:crypto';
+import * as lark from '@larksuiteoapi/node-sdk';
+import type { Target } from '../../flows/effects';
+import type { FormContext } from '../../flows/interactions';
+import type { NeutralCard, NeutralForm } from '../../flows/messages/card';
+import { t } from '../../flows/messages/catalog';
+import { truncate } from '../../flows/messages/format';
+import { ChatDeliveryError, type ChatPort, type Logger, type PostedMessage, type RoomPort } from '../../flows/ports';
+import type { Locale } from '../../flows/policy/policy';
+import type { FeishuPlace, FeishuReplies } from './events';
+import { renderCard, renderForm, renderText } from './render';
+
+/** Feishu's "too many requests" code (HTTP 400, sometimes 429). */
+export const RATE_LIMITED = 99991400;
+/** Token problems the SDK's next call fixes by fetching a new tenant token: worth a retry. */
+const TRANSIENT_CODES = new Set([RATE_LIMITED, 99991663, 99991661, 99991668]);
+/** Group names: at most 60 characters (im.v1.chat.create `name`). */
+export const ROOM_NAME_MAX = 60;
+
+export interface FeishuClientOptions {
+  appId: string;
+  appSecret: string;
+  /** `https://open.feishu.cn` (default), `https://open.larksuite.com`, or a local fake's URL. */
+  domain?: string;
+  logger: Logger;
+}
+
+/** The SDK client, its own log lines routed into ours at warn and above (never the secret). */
+export function createFeishuClient(opts: FeishuClientOptions): lark.Client {
+  const say = (level: 'warn' | 'error') => (...m: unknown[]) => opts.logger[level]('feishu sdk', { detail: m.map((x) => (x instanceof Error ? x.message : typeof x === 'string' ? x : JSON.stringify(x))).join(' ').slice(0, 500) });
+  return new lark.Client({
+    appId: opts.appId,
+    appSecret: opts.appSecret,
+    domain: opts.domain ?? lark.Domain.Feishu,
+    loggerLevel: lark.LoggerLevel.warn,
+    logger: { error: say('error'), warn: say('warn'), info: () => {}, debug: () => {}, trace: () => {} },
+  });
+}
+
+type Answer = { code?: number; msg?: string; data?: Record<string, any> } | null | undefined;
+
+/** What the outbox needs to know about a failed call: wait how long, or give up. */
+export function toFeishuDeliveryError(err: unknown): ChatDeliveryError {
+  const e = err as { response?: { status?: number; data?: { code?: number; msg?: string }; headers?: Record<string, string> }; message?: string };
+  const status = e?.response?.status;
+  const code = e?.response?.data?.code;
+  if (code === RATE_LIMITED || status === 429) {
+    // x-ogw-ratelimit-reset: seconds until the window resets (Feishu's gateway header).
+    const reset = Number(e.response?.headers?.['x-ogw-ratelimit-reset']);
+    return new ChatDeliveryError('feishu rate limited', Number.isFinite(reset) && reset > 0 ? reset * 1000 : 1000, false);
+  }
+  if (code !== undefined) return new ChatDeliveryError(`feishu error ${code}: ${e.response?.data?.msg ?? ''}`, null, !TRANSIENT_CODES.has(code));
+  if (status !== undefined) return new ChatDeliveryError(`feishu http ${status}`, null, false);
+  return new ChatDeliveryError(`feishu request failed: ${e?.message ?? String(err)}`, null, false);
+}
+
+/** Checks an HTTP-200 answer (`code != 0` is a failure the SDK does not throw). */
+function ok(res: Answer): Record<string, any> {
+  if (!res || res.code === undefined || res.code === 0) return res?.data ?? {};
+  throw toFeishuDeliveryError({ response: { status: 200, data: { code: res.code, msg: res.msg } } });
+}
+
+async function call<T extends Answer>(work: () => Promise<T>): Promise<Record<string, any>> {
+  let res: T;
+  try {
+    res = await work();
+  } catch (err) {
+    throw toFeishuDeliveryError(err);
+  }
+  return ok(res);
+}
+
+/** `receive_id_type` for an id: chats are `oc_…`, people are addressed by open_id `ou_…`. */
+export function receiveIdType(id: string): 'chat_id' | 'open_id' | 'user_id' {
+  if (id.startsWith('oc_')) return 'chat_id';
+  if (id.startsWith('ou_')) return 'open_id';
+  return 'user_id';
+}
+
+export interface FeishuPort extends ChatPort {
+  readonly platform: 'feishu';
+  /** The answers the events handler gives people (replies, cards, forms). */
+  readonly replies: FeishuReplies;
+}
+
+export function createFeishuPort(client: lark.Client, logger: Logger, opts: { locale?: Locale; chatApplink?: string } = {}): FeishuPort {
+  const locale = opts.locale ?? 'zh-CN';
+  const cardContent = (card: NeutralCard) => {
+    const r = renderCard(card, { locale, ...(opts.chatApplink ? { chatApplink: opts.chatApplink } : {}) });
+    if (r.warnings.length) logger.warn('feishu card trimmed to fit limits', { warnings: r.warnings });
+    return JSON.stringify(r.card);
+  };
+
+  async function send(to: string, msgType: 'text' | 'interactive', content: string): Promise<PostedMessage> {
+    const data = await call(() => client.im.v1.message.create({ params: { receive_id_type: receiveIdType(to) }, data: { receive_id: to, msg_type: msgType, content } }) as Promise<Answer>);
+    return { channel: String(data.chat_id ?? to), messageId: String(data.message_id) };
+  }
+
+  async function reply(messageId: string, msgType: 'text' | 'interactive', content: string, inThread: boolean): Promise<PostedMessage> {
+    const data = await call(() => client.im.v1.message.reply({ path: { message_id: messageId }, data: { msg_type: msgType, content, reply_in_thread: inThread } }) as Promise<Answer>);
+    return { channel: String(data.chat_id ?? ''), messageId: String(data.message_id) };
+  }
+
+  const rooms: RoomPort = {
+    roomName(number, title, _prefix, attempt) {
+      // Feishu group names take any characters; the number first keeps them findable and sorted.
+      const suffix = attempt > 0 ? ` (${attempt + 1})` : '';
+      return truncate(`${number} ${title}`.trim(), ROOM_NAME_MAX - suffix.length) + suffix;
+    },
+    async createRoom(name) {
+      // `uuid` makes the create idempotent (the same uuid returns the same group), so a create
+      // whose answer was lost is repeated safely; names are never "taken" on Feishu.
+      const uuid = createHash('sha256').update(`firebell-room:${name}`).digest('hex').slice(0, 50);
+      const data = await call(() =>
+        client.im.v1.chat.create({
+          params: { user_id_type: 'open_id', set_bot_manager: true, uuid },
+          data: { name, chat_mode: 'group', chat_type: 'private' },
+        }) as Promise<Answer>,
+      );
+      return { channel: String(data.chat_id) };
+    },
+    async findOwnRoom() {
+      return null;
+    },
+    async describeRoom(channel, _topic, purpose) {
+      await call(() => client.im.v1.chat.update({ path: { chat_id: channel }, data: { description: truncate(purpose, 100) } }) as Promise<Answer>);
+    },
+    async inviteToRoom(channel, users) {
+      const failed: { user: string; error: string }[] = [];
+      for (let i = 0; i < users.length; i += 50) {
+        const batch = users.slice(i, i + 50);
+        const data = await call(() => client.im.v1.chatMembers.create({ path: { chat_id: channel }, params: { member_id_type: 'open_id' }, data: { id_list: batch } }) as Promise<Answer>);
+        for (const u of (data.invalid_id_list as string[] | undefined) ?? []) failed.push({ user: u, error: 'invalid_id' });
+        for (const u of (data.not_existed_id_list as string[] | undefined) ?? []) failed.push({ user: u, error: 'not_existed' });
+        for (const u of (data.pending_approval_id_list as string[] | undefined) ?? []) failed.push({ user: u, error: 'pending_approval' });
+      }
+      return { failed };
+    },
+    async pin(message) {
+      await call(() => client.im.v1.pin.create({ data: { message_id: message.messageId } }) as Promise<Answer>);
+    },
+    async archiveRoom(channel) {
+      // Feishu has no archive; the group is marked ended (name and description) and kept readable.
+      const info = await call(() => client.im.v1.chat.get({ path: { chat_id: channel } }) as Promise<Answer>);
+      const name = String(info.name ?? '');
+      const mark = t(locale, 'feishu.archived_prefix');
+      if (name.startsWith(mark)) return;
+      await call(() => client.im.v1.chat.update({ path: { chat_id: channel }, data: { name: truncate(`${mark}${name}`, ROOM_NAME_MAX) } }) as Promise<Answer>);
+    },
+  };
+
+  const replies: FeishuReplies = {
+    async text(to: FeishuPlace, text: string) {
+      if (to.messageId) await reply(to.messageId, 'text', renderText(text), false);
+      else await send(to.chatId, 'text', renderText(text));
+    },
+    async card(to: FeishuPlace, card: NeutralCard) {
+      if (to.messageId) await reply(to.messageId, 'interactive', cardContent(card), false);
+      else await send(to.chatId, 'interactive', cardContent(card));
+    },
+    async form(openId: string, form: NeutralForm, context: FormContext) {
+      const r = renderForm(form, JSON.stringify(context), t(locale, 'form.cancel'));
+      if (r.warnings.length) logger.warn('feishu form trimmed to fit limits', { warnings: r.warnings });
+      await send(openId, 'interactive', JSON.stringify(r.card));
+    },
+  };
+
+  return {
+    platform: 'feishu',
+    rooms,
+    replies,
+    postCard: (target: Target, card: NeutralCard) => send(target.id, 'interactive', cardContent(card)),
+    async updateCard(message, card) {
+      await call(() => client.im.v1.message.patch({ path: { message_id: message.messageId }, data: { content: cardContent(card) } }) as Promise<Answer>);
+    },
+    async sendText(target, text, thread) {
+      // Under a card, a reply in its thread (话题); broadcast keeps it a quoted reply in the chat.
+      if (thread) return reply(thread.message.messageId, 'text', renderText(text), !thread.broadcast);
+      return send(target.id, 'text', renderText(text));
+    },
+  };
+}
