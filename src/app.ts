@@ -9,7 +9,7 @@ import { createSlackPort, createSlackWebClient } from './adapters/slack/port';
 import * as lark from '@larksuiteoapi/node-sdk';
 import { createFeishuEvents } from './adapters/feishu/events';
 import { createFeishuHttpHandler } from './adapters/feishu/http';
-import { createFeishuClient, createFeishuPort, type FeishuPort } from './adapters/feishu/port';
+import { createFeishuClient, createFeishuPort, resolveFeishuPeople, type FeishuPort } from './adapters/feishu/port';
 import { decodeCallbackValue, readFormValues } from './adapters/feishu/render';
 import { createPgliteStore, createPostgresStore } from './db/index';
 import { createDispatcher } from './flows/dispatch';
@@ -71,6 +71,8 @@ export async function createFirebell(opts: FirebellOptions) {
   let feishuPort: FeishuPort | null = null;
   if (env.FEISHU_APP_ID && env.FEISHU_APP_SECRET) {
     const client = createFeishuClient({ appId: env.FEISHU_APP_ID, appSecret: env.FEISHU_APP_SECRET, ...(env.FEISHU_DOMAIN ? { domain: env.FEISHU_DOMAIN } : {}), logger });
+    // People configured by e-mail or mobile get their open_id once, before anything is sent.
+    await resolveFeishuPeople(client, policy, logger);
     feishuPort = createFeishuPort(client, logger, { locale: policy.locale, ...(env.FEISHU_DOMAIN?.includes('larksuite') ? { chatApplink: 'https://applink.larksuite.com/client/chat/open' } : {}) });
     ports.feishu = feishuPort;
   }

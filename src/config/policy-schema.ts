@@ -17,6 +17,8 @@ const personSchema = z
     name: z.string().min(1),
     locale: locale.optional(),
     email: z.string().email().optional(),
+    /** For platforms that look people up by phone (Feishu, DingTalk), e.g. +8613800000000. */
+    mobile: z.string().regex(/^\+?[0-9 -]{6,20}$/, 'a phone number such as +8613800000000').optional(),
     slack: z.string().min(1).optional(),
     feishu: z.string().min(1).optional(),
     dingtalk: z.string().min(1).optional(),
@@ -240,7 +242,7 @@ export function buildPolicy(doc: unknown, source = 'policy'): Policy {
   for (const [key, p] of Object.entries(f.people)) {
     const acc: PolicyPerson['accounts'] = {};
     for (const platform of PLATFORMS) if (p[platform]) acc[platform] = p[platform];
-    people[key] = { key, name: p.name, locale: p.locale ?? null, email: p.email ?? null, accounts: acc };
+    people[key] = { key, name: p.name, locale: p.locale ?? null, email: p.email ?? null, mobile: p.mobile?.replace(/[ -]/g, '') ?? null, accounts: acc };
   }
   const targets = {} as Policy['sla']['targets'];
   const matrix = {} as Record<Priority, MatrixStep[]>;

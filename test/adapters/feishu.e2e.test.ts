@@ -28,6 +28,8 @@ function policy() {
   for (const [key, id] of Object.entries(OPEN_IDS)) people[key]!.feishu = id;
   for (const tier of ['desk', 'l1', 'l2', 'l3'] as const) doc.tiers[tier] = { ...doc.tiers[tier], queue: { feishu: QUEUE[tier] } };
   doc.tiers.l2 = { ...doc.tiers.l2, on_duty: ['wang.wu'] };
+  // Configured by e-mail only: the open_id comes from the contact API at start.
+  (people['sun.li'] as Record<string, string>).email = 'sun.li@example.com';
   return buildPolicy(doc, 'feishu e2e policy');
 }
 
@@ -57,10 +59,15 @@ describe('Feishu end to end, HTTP callbacks, in Chinese', () => {
   let bot: Firebell;
   let base = '';
   const logs: string[] = [];
+  const pol = policy();
 
   beforeAll(async () => {
     fake = await createFakeFeishu();
     for (const chat of Object.values(QUEUE)) fake.addChat({ chat_id: chat, name: chat });
+    // The directory (strict once it has users): everyone here, and Sun Li found by e-mail.
+    for (const [key, openId] of Object.entries(OPEN_IDS)) fake.addUser({ openId, name: key });
+    fake.addUser({ openId: 'ou_guest', name: 'Guest' });
+    fake.addUser({ openId: 'ou_appr', name: 'Sun Li', email: 'sun.li@example.com' });
     db = await createTestDatabase();
     store = await createPostgresStore(db.url);
     const env = loadEnv({
@@ -74,7 +81,7 @@ describe('Feishu end to end, HTTP callbacks, in Chinese', () => {
       FEISHU_CONNECTION: 'http',
     });
     const logger = createLogger({ level: 'debug', secrets: [fake.appSecret, ENCRYPT_KEY, VERIFICATION_TOKEN], write: (l) => logs.push(l) });
-    bot = await createFirebell({ env, policy: policy(), logger, store, outboxIntervalMs: 50 });
+    bot = await createFirebell({ env, policy: pol, logger, store, outboxIntervalMs: 50 });
     const { port } = await bot.start();
     base = `http://127.0.0.1:${port}`;
   });
@@ -117,6 +124,27 @@ describe('Feishu end to end, HTTP callbacks, in Chinese', () => {
     await fake.waitFor(() => fake.messagesTo('ou_guest').some((m) => textOf(m).includes('已受理')));
   });
 
+  it('finds people configured by e-mail through the contact API, once, at start', () => {
+    expect(pol.people['sun.li']!.accounts.feishu).toBe('ou_appr');
+    expect(fake.callsTo('contact.user.batchGetId')).toHaveLength(1);
+    expect(fake.callsTo('contact.user.batchGetId')[0]!.body).toEqual({ emails: ['sun.li@example.com'] });
+  });
+
+  it('a rate limit (99991400) on a card update is waited out through the outbox: patched once, after the reset', async () => {
+    await send(messageEvent({ openId: 'ou_guest', chatId: p2pChatId('ou_guest'), chatType: 'p2p', text: '报障 打印机卡纸' }));
+    await fake.waitFor(() => fake.messagesTo(QUEUE.desk).some((m) => textOf(m).includes('打印机卡纸')), 8000);
+    const card = fake.messagesTo(QUEUE.desk).find((m) => textOf(m).includes('打印机卡纸'))!;
+    await bot.scheduler.flush();
+    fake.failNext('im.message.patch', { rateLimited: true, resetSeconds: 1 });
+    const click = await send(cardAction({ openId: 'ou_desk', value: buttonsOf(card)['incident.accept'], messageId: card.message_id, chatId: QUEUE.desk }), '/feishu/card');
+    expect(click.json).toMatchObject({ toast: { type: 'success' } });
+    await fake.waitFor(() => fake.messages.get(card.message_id)!.history.some((v) => v.via === 'im.message.patch' && v.content.includes('处理中')), 8000);
+    const patches = fake.callsTo('im.message.patch').filter((c) => c.path.endsWith(card.message_id));
+    expect(patches.map((c) => c.status)).toEqual([400, 200]);
+    expect(patches[1]!.at - patches[0]!.at).toBeGreaterThanOrEqual(900);
+    expect(fake.messages.get(card.message_id)!.history.filter((v) => v.via === 'im.message.patch')).toHaveLength(1);
+  });
+
   it('refuses a forged signature and an unsigned event with nothing stored', async () => {
     const before = (await store.list({ limit: 100 })).length;
     const ev = messageEvent({ openId: 'ou_guest', chatId: p2pChatId('ou_guest'), chatType: 'p2p', text: '报障 伪造的' });
@@ -129,7 +157,7 @@ describe('Feishu end to end, HTTP callbacks, in Chinese', () => {
   });
 
   it('an @mention in a group declares a major incident: a war-room group with its people and the pinned summary', async () => {
-    const [incident] = await store.list({ limit: 1 });
+    const incident = (await store.list({ limit: 10 })).find((i) => i.title === '财务系统打不开');
     const ev = messageEvent({ openId: 'ou_desk', chatId: QUEUE.desk, chatType: 'group', text: `重大 ${incident!.number}` });
     expect((await send(ev)).status).toBe(200);
     await fake.waitFor(() => fake.callsTo('im.chat.create').length > 0, 8000);

@@ -16,7 +16,7 @@ import type { NeutralCard, NeutralForm } from '../../flows/messages/card';
 import { t } from '../../flows/messages/catalog';
 import { truncate } from '../../flows/messages/format';
 import { ChatDeliveryError, type ChatPort, type Logger, type PostedMessage, type RoomPort } from '../../flows/ports';
-import type { Locale } from '../../flows/policy/policy';
+import type { Locale, Policy } from '../../flows/policy/policy';
 import type { FeishuPlace, FeishuReplies } from './events';
 import { renderCard, renderForm, renderText } from './render';
 
@@ -85,6 +85,38 @@ export function receiveIdType(id: string): 'chat_id' | 'open_id' | 'user_id' {
   if (id.startsWith('oc_')) return 'chat_id';
   if (id.startsWith('ou_')) return 'open_id';
   return 'user_id';
+}
+
+/**
+ * Fills in the Feishu open_id of configured people who have an e-mail or mobile but no `feishu:`
+ * account, through the contact API (`contact:user.id:readonly`), once at start: 50 per call
+ * (batch_get_id's limit). People it cannot find are logged and left out of Feishu. Returns how
+ * many were found. Never throws (the bot starts without them).
+ */
+export async function resolveFeishuPeople(client: lark.Client, policy: Policy, logger: Logger): Promise<number> {
+  const missing = Object.values(policy.people).filter((p) => !p.accounts.feishu && (p.email || p.mobile));
+  let found = 0;
+  for (let i = 0; i < missing.length; i += 50) {
+    const batch = missing.slice(i, i + 50);
+    const emails = batch.map((p) => p.email).filter((e): e is string => !!e);
+    const mobiles = batch.filter((p) => !p.email && p.mobile).map((p) => p.mobile!);
+    try {
+      const data = await call(() =>
+        client.contact.v3.user.batchGetId({ params: { user_id_type: 'open_id' }, data: { ...(emails.length ? { emails } : {}), ...(mobiles.length ? { mobiles } : {}) } }) as Promise<Answer>,
+      );
+      const list = (data.user_list as { user_id?: string; email?: string; mobile?: string }[] | undefined) ?? [];
+      for (const person of batch) {
+        const hit = list.find((u) => u.user_id && ((person.email && u.email?.toLowerCase() === person.email.toLowerCase()) || (!person.email && person.mobile && u.mobile?.replace(/^\+86/, '') === person.mobile.replace(/^\+86/, ''))));
+        if (hit?.user_id) {
+          person.accounts.feishu = hit.user_id;
+          found++;
+        } else logger.warn('feishu user not found by e-mail or mobile', { person: person.key });
+      }
+    } catch (err) {
+      logger.error('feishu contact lookup failed', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return found;
 }
 
 export interface FeishuPort extends ChatPort {

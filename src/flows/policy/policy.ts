@@ -13,6 +13,7 @@ export interface PolicyPerson {
   name: string;
   locale: Locale | null;
   email: string | null;
+  mobile: string | null;
   /** Platform user id per platform (Slack `U…`; console uses the key when absent). */
   accounts: Partial<Record<Platform, string>>;
 }
