@@ -10,7 +10,8 @@ import * as lark from '@larksuiteoapi/node-sdk';
 import { createFeishuEvents } from './adapters/feishu/events';
 import { createFeishuHttpHandler } from './adapters/feishu/http';
 import { createFeishuClient, createFeishuPort, resolveFeishuPeople, type FeishuPort } from './adapters/feishu/port';
-import { decodeCallbackValue, readFormValues } from './adapters/feishu/render';
+import { decodeCallbackValue, readFormValues, renderCard as renderFeishuCard } from './adapters/feishu/render';
+import { buildIncidentCard } from './flows/messages/cards';
 import { createPgliteStore, createPostgresStore } from './db/index';
 import { createDispatcher } from './flows/dispatch';
 import type { Incident, Platform } from './flows/incident/model';
@@ -135,6 +136,13 @@ export async function createFirebell(opts: FirebellOptions) {
       logger,
       replies: feishuPort.replies,
       codec: { decode: decodeCallbackValue, readForm: readFormValues },
+      currentCard: async (messageId) => {
+        const binding = await store.bindingByMessage('feishu', messageId);
+        const incident = binding ? await dispatcher.load({ id: binding.incidentId }) : null;
+        if (!binding || !incident) return null;
+        const card = buildIncidentCard(incident, binding.purpose, await store.lastEntry(incident.id), { policy, locale: policy.locale, now: clock.now().getTime() });
+        return renderFeishuCard(card, { locale: policy.locale }).card;
+      },
       ...(env.FEISHU_BOT_OPEN_ID ? { botOpenId: env.FEISHU_BOT_OPEN_ID } : {}),
     });
     if (env.FEISHU_CONNECTION === 'http') {

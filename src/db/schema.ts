@@ -128,7 +128,11 @@ export const messageBindings = pgTable(
     messageId: text('message_id').notNull(),
     updatedAt: tstz('updated_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ name: 'message_bindings_pk', columns: [t.incidentId, t.platform, t.purpose] })],
+  (t) => [
+    primaryKey({ name: 'message_bindings_pk', columns: [t.incidentId, t.platform, t.purpose] }),
+    // A clicked card is known by its message id (Feishu's callback carries only that).
+    index('message_bindings_message_idx').on(t.platform, t.messageId),
+  ],
 );
 
 /**

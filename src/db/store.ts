@@ -311,6 +311,17 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
       }));
     },
 
+    async bindingByMessage(platform, messageId) {
+      if (!messageId) return null;
+      const rows = await db
+        .select()
+        .from(messageBindings)
+        .where(and(eq(messageBindings.platform, platform), eq(messageBindings.messageId, messageId)))
+        .limit(1);
+      const r = rows[0];
+      return r ? { incidentId: r.incidentId, platform: r.platform as Platform, purpose: r.purpose, channel: r.channel, messageId: r.messageId } : null;
+    },
+
     async getBinding(incidentId, platform, purpose) {
       if (!UUID.test(incidentId)) return null;
       const rows = await db

@@ -145,6 +145,8 @@ export interface IncidentStore {
   undelivered(limit: number): Promise<(OutboxItem & { status: 'pending' | 'failed'; lastError: string | null })[]>;
   /** The message holding this incident's card for `purpose` on `platform`, or null. */
   getBinding(incidentId: string, platform: Platform, purpose: string): Promise<Binding | null>;
+  /** The card binding of a platform message (Feishu's `open_message_id` of a clicked card), or null. */
+  bindingByMessage(platform: Platform, messageId: string): Promise<Binding | null>;
   /** Records (or replaces) where a card lives. */
   saveBinding(binding: Binding): Promise<void>;
   /**

@@ -119,6 +119,13 @@ describe('Feishu end to end, HTTP callbacks, in Chinese', () => {
       Array.from({ length: 5 }, () => send(cardAction({ openId: 'ou_desk', value: accept, messageId: card.message_id, chatId: QUEUE.desk }), '/feishu/card')),
     );
     expect(clicks.filter((c) => c.json?.toast?.type === 'success').map((c) => c.json.toast.content)).toEqual([`您已受理 ${incident!.number}。`]);
+    // The winner's answer carries the card as it is now: in progress, with the next buttons.
+    const won = clicks.find((c) => c.json?.toast?.type === 'success')!;
+    expect(won.json.card.type).toBe('raw');
+    expect(JSON.stringify(won.json.card.data)).toContain('处理中');
+    expect(Object.keys(buttonsOf({ parsed: won.json.card.data } as FeishuMessage))).toContain('incident.resolve');
+    // A refused click changes nothing on the card: no card in its answer.
+    expect(clicks.filter((c) => c.json?.toast?.type === 'error').every((c) => c.json.card === undefined)).toBe(true);
     await fake.waitFor(() => fake.messages.get(card.message_id)!.history.some((v) => v.via === 'im.message.patch' && v.content.includes('处理中')));
     expect((await store.get(incident!.id))!.assignee?.id).toBe('zhang.san');
     await fake.waitFor(() => fake.messagesTo('ou_guest').some((m) => textOf(m).includes('已受理')));

@@ -49,6 +49,12 @@ export interface FeishuEventsOptions {
   botOpenId?: string;
   /** How long a card callback may take before we answer with a toast and finish later (Feishu: 3 s). */
   callbackDeadlineMs?: number;
+  /**
+   * The clicked card as it is now, rendered for the callback answer (`card: {type:'raw', data}`),
+   * or null when the message holds no incident card of ours. The outbox patches it too; this only
+   * spares the clicker the wait.
+   */
+  currentCard?: (messageId: string) => Promise<Record<string, unknown> | null>;
 }
 
 type Json = Record<string, any>;
@@ -56,6 +62,7 @@ type Json = Record<string, any>;
 /** Feishu's answer to a card callback (PLATFORMS.md §5): a toast, optionally a replacement card. */
 export interface CallbackAnswer {
   toast?: { type: 'info' | 'success' | 'error' | 'warning'; content: string };
+  card?: { type: 'raw'; data: Record<string, unknown> };
 }
 
 const COMMAND_PREFIX = /^\/(incident|firebell)\b\s*/i;
@@ -170,6 +177,11 @@ export function createFeishuEvents(opts: FeishuEventsOptions) {
       return toast(result.reply, t(locale, 'reply.done.default', { number: '' }));
     }
     const reply = await interactions.click(person, decoded.actionId, decoded.value, ctx(chatId));
+    const messageId = typeof event.context?.open_message_id === 'string' ? event.context.open_message_id : '';
+    if (reply.kind === 'text' && !reply.refused && messageId && opts.currentCard) {
+      const card = await opts.currentCard(messageId).catch(() => null);
+      if (card) return { ...toast(reply, ''), card: { type: 'raw', data: card } };
+    }
     if (reply.kind === 'form') {
       await replies.form(openId, reply.form, reply.context);
       return { toast: { type: 'info', content: t(locale, 'feishu.form_sent') } };

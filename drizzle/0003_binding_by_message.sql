@@ -1,0 +1,1 @@
+CREATE INDEX "message_bindings_message_idx" ON "message_bindings" USING btree ("platform","message_id");
