@@ -27,6 +27,7 @@
  * that exist but cannot be reached or added (resigned / outside the app's availability).
  */
 import http from 'node:http';
+import { pollUntil } from './wait';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
@@ -536,24 +537,10 @@ export async function createFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fa
       for (const t of fake.tokens.values()) t.expiresAt = Math.min(t.expiresAt, now - 1);
     },
     async waitFor(predicate, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      let lastError: unknown;
-      for (;;) {
-        try {
-          if (predicate(fake)) return;
-          lastError = undefined;
-        } catch (e) {
-          lastError = e;
-        }
-        if (Date.now() >= deadline) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      const lines = fake.calls.map(describeCall);
-      throw new Error(
-        `FakeFeishu.waitFor timed out after ${timeoutMs}ms` +
-          (lastError ? ` (predicate threw: ${String(lastError)})` : '') +
-          `\nOpen API calls seen (${lines.length}):\n${lines.join('\n') || '  (none)'}`,
-      );
+      await pollUntil(() => predicate(fake), timeoutMs, 'FakeFeishu', () => {
+        const lines = fake.calls.map(describeCall);
+        return `Open API calls seen (${lines.length}):\n${lines.join('\n') || '  (none)'}`;
+      });
     },
     reset() {
       fake.calls.length = 0;

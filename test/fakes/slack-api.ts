@@ -23,6 +23,7 @@
  * `failNext` injects errors, 429s, 500s, and 500s after the work was done (`applied: true`).
  */
 import http from 'node:http';
+import { pollUntil } from './wait';
 import type { AddressInfo } from 'node:net';
 
 /** One recorded Web API call, in arrival order. */
@@ -596,26 +597,11 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
       };
     },
     async waitFor(predicate, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      let lastError: unknown;
-      for (;;) {
-        try {
-          if (predicate(fake)) return;
-          lastError = undefined;
-        } catch (e) {
-          lastError = e;
-        }
-        if (Date.now() >= deadline) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      const lines = fake.calls.map(describeCall);
-      const resp = fake.responses.map((r, i) => `  ${i + 1}. /response/${r.id} ${JSON.stringify(r.body).slice(0, 300)}`);
-      throw new Error(
-        `FakeSlack.waitFor timed out after ${timeoutMs}ms` +
-          (lastError ? ` (predicate threw: ${String(lastError)})` : '') +
-          `\nWeb API calls seen (${lines.length}):\n${lines.join('\n') || '  (none)'}` +
-          `\nresponse_url posts (${resp.length}):\n${resp.join('\n') || '  (none)'}`,
-      );
+      await pollUntil(() => predicate(fake), timeoutMs, 'FakeSlack', () => {
+        const lines = fake.calls.map(describeCall);
+        const resp = fake.responses.map((r, i) => `  ${i + 1}. /response/${r.id} ${JSON.stringify(r.body).slice(0, 300)}`);
+        return `Web API calls seen (${lines.length}):\n${lines.join('\n') || '  (none)'}\nresponse_url posts (${resp.length}):\n${resp.join('\n') || '  (none)'}`;
+      });
     },
     reset() {
       fake.calls.length = 0;
