@@ -49,6 +49,21 @@ export interface FirebellOptions {
   reconcileEveryMs?: number;
   /** Prefix of the BullMQ keys in Redis (several deployments may share one Redis). */
   redisPrefix?: string;
+  /**
+   * The Feishu long connection (default: the SDK's WSClient). It is handed the dispatcher that
+   * WSClient calls for every frame; tests hand frames to it the same way.
+   */
+  feishuLongConnection?: (dispatcher: FeishuFrameDispatcher) => FeishuLongConnection;
+}
+
+/** What the SDK's WSClient calls for each event or card-callback frame: `invoke(parsed JSON)`. */
+export interface FeishuFrameDispatcher {
+  invoke(data: Record<string, unknown>): Promise<unknown>;
+}
+
+export interface FeishuLongConnection {
+  start(): Promise<void>;
+  close(): void;
 }
 
 /** Dedupe keys are kept this long: longer than any platform's redelivery window (Feishu ~7 h). */
@@ -127,7 +142,7 @@ export async function createFirebell(opts: FirebellOptions) {
   // Feishu: one handler for both transports. Over HTTP, http.ts verifies and decrypts first; the
   // long connection's frames are authenticated by the SDK and handed over as they come.
   let feishuHttp: ReturnType<typeof createFeishuHttpHandler> | null = null;
-  let feishuWs: lark.WSClient | null = null;
+  let feishuWs: FeishuLongConnection | null = null;
   if (feishuPort && env.FEISHU_APP_ID && env.FEISHU_APP_SECRET) {
     const events = createFeishuEvents({
       interactions,
@@ -153,11 +168,18 @@ export async function createFirebell(opts: FirebellOptions) {
         handle: events.handle,
       });
     } else {
-      feishuWs = new lark.WSClient({ appId: env.FEISHU_APP_ID, appSecret: env.FEISHU_APP_SECRET, ...(env.FEISHU_DOMAIN ? { domain: env.FEISHU_DOMAIN } : {}), loggerLevel: lark.LoggerLevel.warn });
       // WSClient hands each frame to `eventDispatcher.invoke` and sends back what it returns (the
       // card callback's toast). `handle` never throws, so no frame can take the process down.
-      const dispatcher = { invoke: (data: Record<string, unknown>) => events.handle(data) } as unknown as lark.EventDispatcher;
-      feishuWs.start({ eventDispatcher: dispatcher }).catch((err: unknown) => logger.error('feishu long connection failed', { error: err instanceof Error ? err.message : String(err) }));
+      const frames: FeishuFrameDispatcher = { invoke: (data) => events.handle(data) };
+      const appId = env.FEISHU_APP_ID;
+      const appSecret = env.FEISHU_APP_SECRET;
+      const connect =
+        opts.feishuLongConnection ??
+        ((d: FeishuFrameDispatcher): FeishuLongConnection => {
+          const ws = new lark.WSClient({ appId, appSecret, ...(env.FEISHU_DOMAIN ? { domain: env.FEISHU_DOMAIN } : {}), loggerLevel: lark.LoggerLevel.warn });
+          return { start: () => ws.start({ eventDispatcher: d as unknown as lark.EventDispatcher }), close: () => ws.close() };
+        });
+      feishuWs = connect(frames);
     }
   }
 
@@ -196,6 +218,7 @@ export async function createFirebell(opts: FirebellOptions) {
         logger.info('http server listening', { port });
       }
       if (slack) await slack.start();
+      feishuWs?.start().catch((err: unknown) => logger.error('feishu long connection failed', { error: err instanceof Error ? err.message : String(err) }));
       if (opts.console && consolePort) {
         const chat = createConsoleChat({
           interactions,

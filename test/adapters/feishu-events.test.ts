@@ -67,7 +67,11 @@ describe('Feishu events', () => {
       codec,
       botOpenId: 'ou_bot',
       replies: {
-        text: async (to, text) => void said.push({ to, kind: 'text', text }),
+        text: async (to, text) => {
+          // A quoted reply to a recalled message fails on Feishu (230011); posting in the chat works.
+          if (typeof to !== 'string' && to.messageId?.startsWith('om_recalled')) throw new Error('feishu error 230011: The message is recalled.');
+          said.push({ to, kind: 'text', text });
+        },
         card: async (to, card) => void said.push({ to, kind: 'card', card }),
         form: async (to, form, context) => void said.push({ to, kind: 'form', form, context }),
       },
@@ -140,6 +144,15 @@ describe('Feishu events', () => {
     await handle(envelope('application.bot.menu_v6', { operator: { operator_id: { open_id: 'ou_desk' } }, event_key: 'report' }));
     await settle();
     expect(said.at(-1)).toMatchObject({ kind: 'form', to: 'ou_desk', form: { id: 'report' } });
+  });
+
+  it('when the quoted reply fails, the answer is posted in the chat; nobody is told nothing changed', async () => {
+    const ev = message('ou_desk', '@_user_1 报障 会议室投影仪没信号', { chatType: 'group', chatId: 'oc_ops', mentions: [{ key: '@_user_1', id: { open_id: 'ou_bot' }, name: 'Firebell' }] });
+    ev.message.message_id = `om_recalled_${++seq}`;
+    await handle(envelope('im.message.receive_v1', ev));
+    await settle();
+    expect((await store.list({ limit: 10 })).some((i) => i.title === '会议室投影仪没信号')).toBe(true);
+    expect(said).toEqual([expect.objectContaining({ kind: 'text', to: { chatId: 'oc_ops' }, text: expect.stringContaining('已收到') })]);
   });
 
   it('ignores other events and the bot’s own messages', async () => {

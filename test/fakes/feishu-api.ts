@@ -902,7 +902,8 @@ export async function createFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fa
         sender: { id: appId, id_type: 'app_id', sender_type: 'app' },
         receive_id_type: type,
         receive_id: body.receive_id,
-        ...(target.user ? { userOpenId: target.user.openId } : {}),
+        // Sent by chat_id into a p2p chat, it still went to that user.
+        ...(target.user ? { userOpenId: target.user.openId } : target.chat.p2pUser ? { userOpenId: target.chat.p2pUser } : {}),
         ...(typeof body.uuid === 'string' && body.uuid !== '' ? { uuid: body.uuid } : {}),
       },
       'im.message.create',
@@ -1225,6 +1226,16 @@ export async function createFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fa
       ...mobiles.map((m) => entry(all.find((u) => typeof m === 'string' && u.mobile !== undefined && normMobile(u.mobile) === normMobile(m)), 'mobile', String(m))),
     ];
     return ok({ user_list });
+  });
+
+  // 获取单个用户信息: `user_id_type` names what :user_id is; the answer carries the user's ids. A user outside the app's
+  // availability (or unknown) → 41050 "no user authority error".
+  route('GET', '/open-apis/contact/v3/users/:user_id', 'contact.user.get', ({ params, query }) => {
+    const idType = query.user_id_type ?? 'open_id';
+    if (!['open_id', 'union_id', 'user_id'].includes(idType)) return badField('user_id_type');
+    const u = resolveUser(params.user_id, idType);
+    if (!u || u.resigned) return bad(41050, 'no user authority error');
+    return ok({ user: { open_id: u.openId, ...(u.userId ? { user_id: u.userId } : {}), ...(u.unionId ? { union_id: u.unionId } : {}), name: u.name, ...(u.email ? { email: u.email } : {}) } });
   });
 
   // 延时更新消息卡片: { token, card } — the callback's token, 30 min, twice; only cards this app sent.

@@ -121,14 +121,24 @@ export function createFeishuEvents(opts: FeishuEventsOptions) {
     const locale = localeOf(policy, person.id);
     const place: FeishuPlace = { chatId: String(message.chat_id), ...(message.chat_type === 'group' && message.message_id ? { messageId: String(message.message_id) } : {}) };
     const text = messageText(message, opts.botOpenId);
+    let reply: Reply;
     try {
-      const reply = await interactions.command(person, text ?? 'help', ctx(place.chatId));
-      await deliver(reply, place, openId, locale);
-      logger.info('feishu message handled', { reply: reply.kind, refused: reply.kind === 'text' && reply.refused });
+      reply = await interactions.command(person, text ?? 'help', ctx(place.chatId));
     } catch (err) {
       logger.error('feishu message failed', { error: (err as Error).message });
       await replies.text(place, t(locale, 'refuse.unavailable')).catch(() => {});
+      return;
     }
+    try {
+      await deliver(reply, place, openId, locale);
+    } catch (err) {
+      // What was asked is done: only the answer did not get through. Quoting the message can fail
+      // where posting cannot (a message recalled meanwhile), so try once more without the quote,
+      // and never tell the person "nothing was changed" when something was.
+      logger.warn('feishu reply failed', { error: (err as Error).message, quoted: !!place.messageId });
+      if (place.messageId) await deliver(reply, { chatId: place.chatId }, openId, locale).catch((e: unknown) => logger.error('feishu reply failed again', { error: (e as Error).message }));
+    }
+    logger.info('feishu message handled', { reply: reply.kind, refused: reply.kind === 'text' && reply.refused });
   }
 
   /** The bot menu (console-configured, p2p only): its event_key is a command (`report`, `list`, …). */

@@ -43,6 +43,9 @@ export function createFeishuClient(opts: FeishuClientOptions): lark.Client {
     appSecret: opts.appSecret,
     domain: opts.domain ?? lark.Domain.Feishu,
     loggerLevel: lark.LoggerLevel.warn,
+    // The SDK's default token cache is module-wide, keyed by app id: a client of its own keeps
+    // two deployments (or a test's fakes) from handing each other's tenant tokens around.
+    cache: new lark.DefaultCache(),
     logger: { error: say('error'), warn: say('warn'), info: () => {}, debug: () => {}, trace: () => {} },
   });
 }
@@ -90,12 +93,12 @@ export function receiveIdType(id: string): 'chat_id' | 'open_id' | 'user_id' {
 /**
  * Fills in the Feishu open_id of configured people who have an e-mail or mobile but no `feishu:`
  * account, through the contact API (`contact:user.id:readonly`), once at start: 50 per call
- * (batch_get_id's limit). People it cannot find are logged and left out of Feishu. Returns how
+ * (batch_get_id's limit); and of people configured by user_id (`contact:user.employee_id:readonly`). People it cannot find are logged and left out of Feishu. Returns how
  * many were found. Never throws (the bot starts without them).
  */
 export async function resolveFeishuPeople(client: lark.Client, policy: Policy, logger: Logger): Promise<number> {
+  let found = await resolveUserIds(client, policy, logger);
   const missing = Object.values(policy.people).filter((p) => !p.accounts.feishu && (p.email || p.mobile));
-  let found = 0;
   for (let i = 0; i < missing.length; i += 50) {
     const batch = missing.slice(i, i + 50);
     const emails = batch.map((p) => p.email).filter((e): e is string => !!e);
@@ -115,6 +118,33 @@ export async function resolveFeishuPeople(client: lark.Client, policy: Policy, l
     } catch (err) {
       logger.error('feishu contact lookup failed', { error: err instanceof Error ? err.message : String(err) });
     }
+  }
+  return found;
+}
+
+/**
+ * People configured by their tenant-wide user_id (an employee number, not `ou_…`) get their
+ * open_id, because events and card callbacks name the sender by open_id. One call per person
+ * (获取单个用户信息), five at a time; someone not found keeps the user_id, which still receives
+ * messages (receive_id_type=user_id) but is not recognised when they click.
+ */
+async function resolveUserIds(client: lark.Client, policy: Policy, logger: Logger): Promise<number> {
+  const byUserId = Object.values(policy.people).filter((p) => p.accounts.feishu && !/^o[unc]_/.test(p.accounts.feishu));
+  let found = 0;
+  for (let i = 0; i < byUserId.length; i += 5) {
+    await Promise.all(
+      byUserId.slice(i, i + 5).map(async (person) => {
+        try {
+          const data = await call(() => client.contact.v3.user.get({ path: { user_id: person.accounts.feishu! }, params: { user_id_type: 'user_id' } }) as Promise<Answer>);
+          const openId = (data.user as { open_id?: string } | undefined)?.open_id;
+          if (!openId) throw new Error('no open_id in the answer');
+          person.accounts.feishu = openId;
+          found++;
+        } catch (err) {
+          logger.warn('feishu user_id not resolved to an open_id', { person: person.key, error: err instanceof Error ? err.message : String(err) });
+        }
+      }),
+    );
   }
   return found;
 }
@@ -143,6 +173,32 @@ export function createFeishuPort(client: lark.Client, logger: Logger, opts: { lo
     return { channel: String(data.chat_id ?? ''), messageId: String(data.message_id) };
   }
 
+  /**
+   * The group announcement (群公告), which Feishu shows at the top of the group. Groups created
+   * through the API get the new docx announcement: its blocks are written under the root block
+   * (block_id = chat_id). `client_token` makes a repeat after a lost answer a no-op. A group with
+   * the legacy (doc) announcement answers 1772006 and gets the old PATCH with its revision.
+   */
+  async function setAnnouncement(chatId: string, lines: string[]): Promise<void> {
+    const clientToken = createHash('sha256').update(`firebell-announcement:${chatId}:${lines.join('\n')}`).digest('hex').slice(0, 36);
+    const children = lines.map((content) => ({ block_type: 2, text: { elements: [{ text_run: { content } }] } }));
+    try {
+      await call(() =>
+        client.docx.v1.chatAnnouncementBlockChildren.create({
+          path: { chat_id: chatId, block_id: chatId },
+          params: { revision_id: -1, client_token: clientToken },
+          data: { children, index: 0 },
+        }) as Promise<Answer>,
+      );
+    } catch (err) {
+      if (!(err instanceof ChatDeliveryError) || !/feishu error 1772006\b/.test(err.message)) throw err;
+      const info = await call(() => client.im.v1.chatAnnouncement.get({ path: { chat_id: chatId } }) as Promise<Answer>);
+      const payload = JSON.stringify({ blocks: lines.map((text) => ({ type: 'paragraph', paragraph: { elements: [{ type: 'textRun', textRun: { text, style: {} } }], style: {} } })) });
+      const request = JSON.stringify({ requestType: 'InsertBlocksRequestType', insertBlocksRequest: { payload, location: { zoneId: '0', index: 0, startOfZone: true } } });
+      await call(() => client.im.v1.chatAnnouncement.patch({ path: { chat_id: chatId }, data: { revision: String(info.revision ?? '0'), requests: [request] } }) as Promise<Answer>);
+    }
+  }
+
   const rooms: RoomPort = {
     roomName(number, title, _prefix, attempt) {
       // Feishu group names take any characters; the number first keeps them findable and sorted.
@@ -164,8 +220,9 @@ export function createFeishuPort(client: lark.Client, logger: Logger, opts: { lo
     async findOwnRoom() {
       return null;
     },
-    async describeRoom(channel, _topic, purpose) {
+    async describeRoom(channel, topic, purpose) {
       await call(() => client.im.v1.chat.update({ path: { chat_id: channel }, data: { description: truncate(purpose, 100) } }) as Promise<Answer>);
+      await setAnnouncement(channel, [topic, purpose, t(locale, 'feishu.announcement_help')]);
     },
     async inviteToRoom(channel, users) {
       const failed: { user: string; error: string }[] = [];

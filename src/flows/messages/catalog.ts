@@ -433,6 +433,7 @@ const en = {
   "feishu.working": "Working on it; the card will update in a moment.",
   "feishu.archived_prefix": "[archived] ",
   "feishu.cancelled": "Cancelled; nothing was changed.",
+  "feishu.announcement_help": "In this group, @Firebell: \"update <text>\" posts a status update, \"note <text>\" records a note on the timeline, \"report\" builds the analysis report.",
   // The console chat (npm run demo)
   'console.welcome': "Firebell console chat. You are {who}. Type help to see how it works, quit to leave.",
   'console.help': "Console chat: act as any configured person, type the same commands as in chat, press buttons by number.\n  as <person>          act as someone else (also: su); as guest:<name> acts as an unknown reporter\n  who                  the people, with their tiers and roles\n  {command} <text>     the bot command, as in Slack (also bare: report, status, list, 报障, 状态, 列表)\n  3.1                  press button 1 of card 3, as the person you are now\n  cards                the cards posted so far; show 3 prints card 3 again\n  quit                 leave (also: exit)\nIn a form, answer each question and press Enter; cancel stops the form, quit stops the form and the chat.",
@@ -791,6 +792,7 @@ const zh: Record<MessageKey, string> = {
   'console.bye': "再见。",
   "feishu.archived_prefix": "[已归档] ",
   "feishu.cancelled": "已取消，未做任何更改。",
+  "feishu.announcement_help": "在本群 @Firebell：「进展 <内容>」发布进展更新，「记录 <内容>」写入时间线，「报告」生成分析报告。",
   "feishu.form_sent": "表单已发送到您与 Firebell 的单聊中。",
   "feishu.working": "正在处理，卡片稍后会更新。",
   "report.so_far": "已持续（尚未解决）",
