@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPolicy } from '../../src/config/policy-schema';
-import { p2pChatId, } from '../fakes/feishu-api';
 import { cardAction, menuEvent, messageEvent } from '../support/feishu';
 import { feishuButtons, feishuText, startFeishuBot, type FeishuBotHarness } from '../support/feishu-bot';
 import { createSlackClient } from '../support/slack';
