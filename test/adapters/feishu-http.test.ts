@@ -18,8 +18,8 @@ const encrypt = (obj: unknown) => {
   const c = createCipheriv('aes-256-cbc', createHash('sha256').update(KEY).digest(), iv);
   return { encrypt: Buffer.concat([iv, c.update(JSON.stringify(obj), 'utf8'), c.final()]).toString('base64') };
 };
-const signHeaders = (body: string, key = KEY) => {
-  const ts = String(Math.floor(Date.now() / 1000));
+const signHeaders = (body: string, key = KEY, at = Date.now()) => {
+  const ts = String(Math.floor(at / 1000));
   const nonce = randomBytes(8).toString('hex');
   return {
     'X-Lark-Request-Timestamp': ts,
@@ -93,6 +93,17 @@ describe('Feishu HTTP endpoints with an encrypt key', () => {
     expect(handled).toEqual([]);
     expect(logs.some((l) => l.includes('bad_signature'))).toBe(true);
     expect(logs.join('\n')).not.toContain(KEY);
+  });
+
+  it('refuses a correctly signed request whose timestamp is over 8 hours old or far ahead: nothing handled', async () => {
+    const body = JSON.stringify(encrypt(event()));
+    expect((await post(body, signHeaders(body, KEY, Date.now() - 9 * 3_600_000))).status).toBe(401);
+    expect((await post(body, signHeaders(body, KEY, Date.now() + 10 * 60_000))).status).toBe(401);
+    expect(handled).toEqual([]);
+    expect(logs.some((l) => l.includes('stale_timestamp'))).toBe(true);
+    // A redelivery hours later (Feishu retries for up to 6 h) is still let in.
+    expect((await post(body, signHeaders(body, KEY, Date.now() - 6 * 3_600_000))).status).toBe(200);
+    expect(handled).toHaveLength(1);
   });
 
   it('refuses a signed payload with another verification token, a plain body and garbage', async () => {

@@ -4,7 +4,7 @@
  * answers without a Content-Type (PLATFORMS.md §5), so it is not used.
  *
  * Order of work, so nothing unverified is acted on: read the raw body (bounded) → with an encrypt
- * key, check the signature over those bytes → parse → decrypt → answer the URL-verification
+ * key, check the signature over those bytes and the timestamp's age → parse → decrypt → answer the URL-verification
  * challenge → check the verification token → hand the payload to `handle` (the same function the
  * long connection feeds) and answer with what it returns, inside Feishu's 3 s.
  */
@@ -23,7 +23,19 @@ export interface FeishuHttpOptions {
    * toast and card for card callbacks). Must not throw for bad input; a throw answers 500.
    */
   handle: (payload: Record<string, unknown>) => Promise<unknown>;
+  /** The clock, for the timestamp window (tests). */
+  now?: () => number;
 }
+
+/**
+ * How old a signed request may be. Feishu documents no window, and redelivers an unanswered event
+ * for up to 6 hours (15 s, 5 min, 1 h, 6 h). 8 hours lets every redelivery in and stays well
+ * inside the 24 hours event ids are remembered, so a replayed request is either refused here or
+ * recognised as a duplicate, never acted on twice.
+ */
+export const MAX_AGE_MS = 8 * 3_600_000;
+/** Clocks differ a little: a timestamp up to 5 minutes ahead is accepted. */
+export const MAX_AHEAD_MS = 5 * 60_000;
 
 /** Feishu sends small JSON bodies; anything this large is not from Feishu. */
 export const MAX_BODY_BYTES = 1_000_000;
@@ -80,6 +92,10 @@ export function createFeishuHttpHandler(opts: FeishuHttpOptions): RequestListene
         // where only our key opens it, and only a challenge with our token is answered.
         const verified = opts.encryptKey ? verifyFeishuSignature(signed, opts.encryptKey) : false;
         if (opts.encryptKey && signature !== undefined && !verified) throw new HttpError(401, 'bad_signature');
+        if (verified) {
+          const age = (opts.now?.() ?? Date.now()) - Number(signed.timestamp) * 1000;
+          if (!Number.isFinite(age) || age > MAX_AGE_MS || age < -MAX_AHEAD_MS) throw new HttpError(401, 'stale_timestamp');
+        }
         let body: unknown;
         try {
           body = JSON.parse(raw);
