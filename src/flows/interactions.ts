@@ -1,11 +1,11 @@
-import { parseCommand } from './commands/parse';
+import { parseCommand, type TypedAction } from './commands/parse';
 import { isStale, type Dispatcher, type IncidentRef } from './dispatch';
 import { titleAndDescription } from './commands/parse';
 import { mayDeclare } from './major/major';
 import { buildMajorReport, reportToChat, reportToMarkdown } from './major/report';
 import type { Command } from './incident/commands';
 import type { Incident, PersonRef, Platform } from './incident/model';
-import { OPEN_STATUSES } from './incident/model';
+import { OPEN_STATUSES, RESOLUTION_CODES } from './incident/model';
 import { decide } from './incident/decide';
 import type { Rejection } from './incident/rejection';
 import type { ActionId, NeutralCard, NeutralForm } from './messages/card';
@@ -176,6 +176,8 @@ export function createInteractions(dispatcher: Dispatcher) {
       }
       case 'major':
         return majorCommand(person, parsed, ctx, locale);
+      case 'act':
+        return typedAction(person, parsed, ctx, locale);
       case 'update':
       case 'note': {
         const ref = await roomRef(parsed.number, ctx);
@@ -203,6 +205,46 @@ export function createInteractions(dispatcher: Dispatcher) {
         return text(t(locale, 'reply.linked', { child: parsed.child, number: r.incident.number }));
       }
     }
+  }
+
+  /**
+   * A card action typed instead of clicked (`accept INC-12`, `升级 INC-12 <原因>`): the same
+   * command and the same rules as the button, on the incident as it is now (a typed command
+   * cannot be stale). Without the reason or note it needs, the person gets the action's form.
+   */
+  async function typedAction(person: PersonRef, parsed: { action: TypedAction; number: string; text: string }, ctx: InteractionContext, locale: Locale): Promise<Reply> {
+    const incident = await dispatcher.load({ number: parsed.number });
+    if (!incident) return text(t(locale, 'refuse.not_found', { ref: parsed.number }), true);
+    const id = parsed.action;
+    const act = async (cmd: Command): Promise<Reply> => {
+      const r = await dispatcher.act(personActor(person), { id: incident.id }, cmd, { platform: ctx.platform });
+      if (!r.ok) return refusal(r, r.incident, locale, person, parsed.number);
+      return text(doneText(id, r.incident, locale));
+    };
+    if (id === 'war_room.join') return act({ type: 'JoinWarRoom', platform: ctx.platform, user: person.platformUserId });
+    if (id === 'incident.rate') {
+      const [score = '', ...feedback] = parsed.text.split(/\s+/);
+      if (!/^[1-5]$/.test(score)) return text(t(locale, 'command.rate_usage', { command: ctx.commandName, number: incident.number }), true);
+      return act({ type: 'RateIncident', score: Number(score), feedback: feedback.join(' ') || null });
+    }
+    const make = COMMAND_FOR_CLICK[id];
+    if (make) return act(make());
+    if (!parsed.text) {
+      const form = actionForm(id, incident, locale, policy);
+      const check = dryRun(person, incident, PROBE[id]!);
+      if (check) return refusal(check, incident, locale, person);
+      if (!form) return text(t(locale, 'refuse.bad_button'), true);
+      return { kind: 'form', form, context: { formId: id, incidentId: incident.id, version: incident.version, channel: ctx.channel } };
+    }
+    let values: FormValues = { reason: parsed.text };
+    if (id === 'incident.resolve') {
+      const [first = '', ...more] = parsed.text.split(/\s+/);
+      const code = (RESOLUTION_CODES as readonly string[]).includes(first.toLowerCase()) ? first.toLowerCase() : null;
+      values = { code: code ?? 'fixed', note: code ? more.join(' ') : parsed.text };
+    }
+    const made = commandFromForm(id, values, policy);
+    if (!made.ok) return refusal({ ok: false, reason: 'invalid_input', field: made.field, problem: made.problem }, incident, locale, person);
+    return act(made.command);
   }
 
   /** The incident a room command is about: the number given, else the war room it is typed in. */

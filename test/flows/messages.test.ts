@@ -192,6 +192,15 @@ const PARSE: [input: string, expected: ParsedCommand][] = [
   ['报障 打印机卡纸', { kind: 'report', title: '打印机卡纸', description: '' }],
   ['Printer on 3F jams\nIt jams every morning since Monday.', { kind: 'report', title: 'Printer on 3F jams', description: 'Printer on 3F jams\nIt jams every morning since Monday.' }],
   [`${LONG}\nmore`, { kind: 'report', title: `${'a'.repeat(149)}…`, description: `${LONG}\nmore` }],
+  // Card actions typed: only with a number after the verb.
+  ['accept INC-12', { kind: 'act', action: 'incident.accept', number: 'INC-12', text: '' }],
+  ['受理 12', { kind: 'act', action: 'incident.accept', number: 'INC-12', text: '' }],
+  ['升级 INC-3 需要网络组的权限', { kind: 'act', action: 'incident.escalate', number: 'INC-3', text: '需要网络组的权限' }],
+  ['resolve #4 config_change MTU back to 1400', { kind: 'act', action: 'incident.resolve', number: 'INC-4', text: 'config_change MTU back to 1400' }],
+  ['评分 INC-5 5 很好', { kind: 'act', action: 'incident.rate', number: 'INC-5', text: '5 很好' }],
+  ['resolve the DNS issue please', { kind: 'report', title: 'resolve the DNS issue please', description: '' }],
+  ['accept', { kind: 'report', title: 'accept', description: '' }],
+  ['升级 系统后无法登录', { kind: 'report', title: '升级 系统后无法登录', description: '' }],
 ];
 
 describe('parseCommand', () => {

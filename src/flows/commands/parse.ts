@@ -21,6 +21,8 @@ export type ParsedCommand =
   /** The analysis report of a major incident (`report INC-12 [md]`; in its room the number may go). */
   | { kind: 'analysis'; number: string | null; markdown: boolean }
   | { kind: 'link'; child: string; major: string }
+  /** A card action typed: `accept INC-12`, `升级 INC-12 <reason>`, `resolve INC-12 [code] <note>`. */
+  | { kind: 'act'; action: TypedAction; number: string; text: string }
   | {
       kind: 'error';
       key: 'command.status_needs_number' | 'command.priority_usage' | 'command.sla_usage' | 'command.major_usage' | 'command.update_usage' | 'command.note_usage' | 'command.link_usage';
@@ -58,6 +60,50 @@ const ALIASES: Record<string, 'help' | 'list' | 'status' | 'report' | 'priority'
   报障: 'report',
 };
 
+/** The card actions that can also be typed (for chats without buttons, and for keyboards). */
+export type TypedAction =
+  | 'incident.accept'
+  | 'incident.escalate'
+  | 'incident.resolve'
+  | 'incident.reject'
+  | 'incident.reopen'
+  | 'incident.hold'
+  | 'incident.resume'
+  | 'incident.confirm'
+  | 'incident.rate'
+  | 'request.approve'
+  | 'request.deny'
+  | 'war_room.join';
+
+const ACTION_VERBS: Record<string, TypedAction> = {
+  accept: 'incident.accept',
+  受理: 'incident.accept',
+  接单: 'incident.accept',
+  escalate: 'incident.escalate',
+  升级: 'incident.escalate',
+  resolve: 'incident.resolve',
+  解决: 'incident.resolve',
+  reject: 'incident.reject',
+  驳回: 'incident.reject',
+  reopen: 'incident.reopen',
+  重开: 'incident.reopen',
+  重新打开: 'incident.reopen',
+  hold: 'incident.hold',
+  挂起: 'incident.hold',
+  resume: 'incident.resume',
+  恢复: 'incident.resume',
+  confirm: 'incident.confirm',
+  确认: 'incident.confirm',
+  rate: 'incident.rate',
+  评分: 'incident.rate',
+  approve: 'request.approve',
+  批准: 'request.approve',
+  deny: 'request.deny',
+  拒绝: 'request.deny',
+  join: 'war_room.join',
+  加入: 'war_room.join',
+};
+
 const LOOKS_LIKE_NUMBER = /^(#|inc\b|inc-|\d)/i;
 
 /** `INC-42`, `inc-42`, `#42` or `42`: normalised to `INC-42`; null when it is not a number. */
@@ -82,6 +128,11 @@ export function parseCommand(raw: string): ParsedCommand {
   const [head = '', ...rest] = text.split(/\s+/);
   const sub = ALIASES[head.toLowerCase()];
   const tail = text.slice(head.length).trim();
+  // An action verb counts only when a number follows ("resolve INC-12 …"); "resolve the DNS
+  // issue" is a report.
+  const verb = ACTION_VERBS[head.toLowerCase()];
+  const target = verb && rest[0] ? parseIncidentNumber(rest[0]) : null;
+  if (verb && target) return { kind: 'act', action: verb, number: target, text: tail.slice(rest[0]!.length).trim() };
   // A sub-command word followed by other words is a report that happens to start with it
   // ("status page is down", "list of printers is wrong"): never lose someone's report.
   switch (sub) {
