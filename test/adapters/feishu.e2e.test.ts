@@ -13,6 +13,7 @@ import type { IncidentStore } from '../../src/flows/ports';
 import { createLogger } from '../../src/logger';
 import { createFakeFeishu, p2pChatId, type FakeFeishu, type FeishuMessage } from '../fakes/feishu-api';
 import { cardAction, messageEvent, postFeishu } from '../support/feishu';
+import { feishuButtons } from '../support/feishu-bot';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
 import { testPolicyDoc } from '../support/policy';
 
@@ -34,21 +35,7 @@ function policy() {
 }
 
 /** The callback values of the buttons on a card message, by action id. */
-function buttonsOf(m: FeishuMessage | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const walk = (node: unknown) => {
-    if (Array.isArray(node)) return node.forEach(walk);
-    if (!node || typeof node !== 'object') return;
-    const n = node as Record<string, any>;
-    if (n.tag === 'button' && Array.isArray(n.behaviors)) {
-      const v = n.behaviors.find((b: any) => b.type === 'callback')?.value;
-      if (v && typeof v.action === 'string') out[v.action] = v;
-    }
-    Object.values(n).forEach(walk);
-  };
-  walk(m?.parsed);
-  return out;
-}
+const buttonsOf = (m: FeishuMessage | undefined): Record<string, unknown> => Object.fromEntries(feishuButtons(m).map((b) => [b.action, b.value]));
 
 const textOf = (m: FeishuMessage | undefined) => JSON.stringify(m?.parsed ?? '');
 
