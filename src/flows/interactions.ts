@@ -231,12 +231,18 @@ export function createInteractions(dispatcher: Dispatcher) {
     if (make) return act(make());
     if (!parsed.text) {
       const form = actionForm(id, incident, locale, policy);
-      const check = dryRun(person, incident, PROBE[id]!);
+      const check = dryRun(person, incident, PROBE[id] ?? { type: 'ReassignIncident', toTier: null, toPerson: null, reason: '-' });
       if (check) return refusal(check, incident, locale, person);
       if (!form) return text(t(locale, 'refuse.bad_button'), true);
       return { kind: 'form', form, context: { formId: id, incidentId: incident.id, version: incident.version, channel: ctx.channel } };
     }
     let values: FormValues = { reason: parsed.text };
+    if (id === 'incident.reassign') {
+      // `reassign INC-12 l2 <reason>` or `reassign INC-12 wang.wu <reason>` (to a person, in their tier).
+      const [to = '', ...why] = parsed.text.split(/\s+/);
+      const tierOf = policy.people[to] ? tiersOf(policy, to)[0] : undefined;
+      values = policy.people[to] ? { person: `${tierOf ?? ''}:${to}`, reason: why.join(' ') } : { tier: to.toLowerCase(), reason: why.join(' ') };
+    }
     if (id === 'incident.resolve') {
       const [first = '', ...more] = parsed.text.split(/\s+/);
       const code = (RESOLUTION_CODES as readonly string[]).includes(first.toLowerCase()) ? first.toLowerCase() : null;

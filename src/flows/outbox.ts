@@ -276,7 +276,8 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
             const e = err instanceof ChatDeliveryError ? err : null;
             const attempts = item.attempts + 1;
             const now = clock.now().getTime();
-            const give_up = e?.permanent || attempts >= maxAttempts;
+            // Throttling passes: it gets eight times the attempts (hours of waiting) before parking.
+            const give_up = e?.permanent || attempts >= (e?.throttled ? maxAttempts * 8 : maxAttempts);
             const delay = e?.retryAfterMs ?? Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (attempts - 1));
             const retryAt = give_up ? null : new Date(now + delay).toISOString();
             const message = err instanceof Error ? err.message : String(err);

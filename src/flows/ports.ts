@@ -182,6 +182,11 @@ export class ChatDeliveryError extends Error {
     readonly retryAfterMs: number | null,
     /** True when retrying cannot help (channel not found, invalid auth). */
     readonly permanent: boolean,
+    /**
+     * The platform is throttling us (rate limits, DingTalk's per-group send lock): waiting helps,
+     * so the outbox retries far longer than for other failures and the message is not dropped.
+     */
+    readonly throttled: boolean = false,
   ) {
     super(message);
     this.name = 'ChatDeliveryError';

@@ -62,6 +62,20 @@ describe('typed card actions', () => {
     expect((await store.get(incident.id))!).toMatchObject({ status: 'closed', rating: 5 });
   });
 
+  it('reassigns to a tier or to a person in their tier, and declares and downgrades a major incident by typing', async () => {
+    await say('reporter.a', 'Mail is slow');
+    const incident = (await store.list({ limit: 1 }))[0]!;
+    await say('zhang.san', `accept ${incident.number}`);
+    await say('zhang.san', `转派 ${incident.number} wang.wu 需要 L2 看日志`);
+    expect((await store.get(incident.id))!).toMatchObject({ tier: 'l2', assignee: { id: 'wang.wu' } });
+    await say('zhang.san', `重大 ${incident.number}`);
+    expect((await store.get(incident.id))!.major).not.toBeNull();
+    const asked = await say('chen.jing', `downgrade ${incident.number}`);
+    expect(asked).toMatchObject({ kind: 'form', form: { id: 'major.downgrade' } });
+    await say('chen.jing', `降级 ${incident.number} 只影响一个人`);
+    expect((await store.timeline(incident.id)).at(-1)!.event).toMatchObject({ type: 'MajorIncidentDowngraded', reason: '只影响一个人' });
+  });
+
   it('a resolve note without a code is resolved as fixed; an unknown number and a stale action are refused', async () => {
     await say('reporter.a', 'Printer jams on 3F');
     const incident = (await store.list({ limit: 1 }))[0]!;

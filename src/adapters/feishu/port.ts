@@ -60,7 +60,7 @@ export function toFeishuDeliveryError(err: unknown): ChatDeliveryError {
   if (code === RATE_LIMITED || status === 429) {
     // x-ogw-ratelimit-reset: seconds until the window resets (Feishu's gateway header).
     const reset = Number(e.response?.headers?.['x-ogw-ratelimit-reset']);
-    return new ChatDeliveryError('feishu rate limited', Number.isFinite(reset) && reset > 0 ? reset * 1000 : 1000, false);
+    return new ChatDeliveryError('feishu rate limited', Number.isFinite(reset) && reset > 0 ? reset * 1000 : 1000, false, true);
   }
   if (code !== undefined) return new ChatDeliveryError(`feishu error ${code}: ${e.response?.data?.msg ?? ''}`, null, !TRANSIENT_CODES.has(code));
   if (status !== undefined) return new ChatDeliveryError(`feishu http ${status}`, null, false);

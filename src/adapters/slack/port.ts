@@ -25,7 +25,7 @@ export function createSlackWebClient(token: string, apiUrl: string | undefined):
 export function toDeliveryError(err: unknown): ChatDeliveryError {
   const e = err as { code?: string; retryAfter?: number; data?: { error?: string }; statusCode?: number; message?: string };
   if (e?.code === webApi.ErrorCode.RateLimitedError) {
-    return new ChatDeliveryError('slack rate limited', Math.max(1, e.retryAfter ?? 1) * 1000, false);
+    return new ChatDeliveryError('slack rate limited', Math.max(1, e.retryAfter ?? 1) * 1000, false, true);
   }
   if (e?.code === webApi.ErrorCode.PlatformError) {
     const code = e.data?.error ?? 'unknown_error';

@@ -73,7 +73,10 @@ export type TypedAction =
   | 'incident.rate'
   | 'request.approve'
   | 'request.deny'
-  | 'war_room.join';
+  | 'war_room.join'
+  | 'incident.reassign'
+  | 'major.confirm'
+  | 'major.downgrade';
 
 const ACTION_VERBS: Record<string, TypedAction> = {
   accept: 'incident.accept',
@@ -102,6 +105,12 @@ const ACTION_VERBS: Record<string, TypedAction> = {
   拒绝: 'request.deny',
   join: 'war_room.join',
   加入: 'war_room.join',
+  reassign: 'incident.reassign',
+  转派: 'incident.reassign',
+  'confirm-major': 'major.confirm',
+  确认重大: 'major.confirm',
+  downgrade: 'major.downgrade',
+  降级: 'major.downgrade',
 };
 
 const LOOKS_LIKE_NUMBER = /^(#|inc\b|inc-|\d)/i;

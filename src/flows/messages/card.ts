@@ -81,6 +81,8 @@ export interface CardField {
 }
 
 export interface NeutralCard {
+  /** The incident's number (`INC-12`), for platforms whose buttons type a command instead. */
+  number?: string;
   /** Plain-text summary for notifications and platforms without rich cards. */
   fallback: string;
   title: string;

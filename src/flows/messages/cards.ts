@@ -203,6 +203,10 @@ export function slaFields(incident: Incident, ctx: CardContext, now: number): Ca
  * tier, or it is final) shows its outcome line instead of buttons.
  */
 export function buildIncidentCard(incident: Incident, purpose: string, last: TimelineEntry | null, ctx: CardContext): NeutralCard {
+  return { ...cardFor(incident, purpose, last, ctx), number: incident.number };
+}
+
+function cardFor(incident: Incident, purpose: string, last: TimelineEntry | null, ctx: CardContext): NeutralCard {
   const { locale } = ctx;
   const title = t(locale, 'card.title', { number: incident.number, title: incident.title });
   const lastLine = last ? outcomeLine(last, ctx) : null;
