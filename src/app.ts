@@ -12,6 +12,11 @@ import { createFeishuHttpHandler } from './adapters/feishu/http';
 import { createFeishuClient, createFeishuPort, resolveFeishuPeople, type FeishuPort } from './adapters/feishu/port';
 import { decodeCallbackValue, readFormValues, renderCard as renderFeishuCard } from './adapters/feishu/render';
 import { buildIncidentCard } from './flows/messages/cards';
+import { createDingTalkClient } from './adapters/dingtalk/client';
+import { createDingTalkEvents, type DingTalkEvents } from './adapters/dingtalk/events';
+import { createDingTalkHttpHandler } from './adapters/dingtalk/http';
+import { createDingTalkPort, resolveDingTalkPeople, type DingTalkPort } from './adapters/dingtalk/port';
+import { createDingTalkStream } from './adapters/dingtalk/stream';
 import { createPgliteStore, createPostgresStore } from './db/index';
 import { createDispatcher } from './flows/dispatch';
 import type { Incident, Platform } from './flows/incident/model';
@@ -54,6 +59,8 @@ export interface FirebellOptions {
    * WSClient calls for every frame; tests hand frames to it the same way.
    */
   feishuLongConnection?: (dispatcher: FeishuFrameDispatcher) => FeishuLongConnection;
+  /** Reconnect delay of the DingTalk Stream client (the SDK's is 1 s; tests shorten it). */
+  dingtalkReconnectMs?: number;
 }
 
 /** What the SDK's WSClient calls for each event or card-callback frame: `invoke(parsed JSON)`. */
@@ -91,6 +98,28 @@ export async function createFirebell(opts: FirebellOptions) {
     await resolveFeishuPeople(client, policy, logger);
     feishuPort = createFeishuPort(client, logger, { locale: policy.locale, ...(env.FEISHU_DOMAIN?.includes('larksuite') ? { chatApplink: 'https://applink.larksuite.com/client/chat/open' } : {}) });
     ports.feishu = feishuPort;
+  }
+  let dingtalkPort: DingTalkPort | null = null;
+  const dingtalkClient =
+    env.DINGTALK_CLIENT_ID && env.DINGTALK_CLIENT_SECRET
+      ? createDingTalkClient({ clientId: env.DINGTALK_CLIENT_ID, clientSecret: env.DINGTALK_CLIENT_SECRET, ...(env.DINGTALK_API_URL ? { apiUrl: env.DINGTALK_API_URL } : {}), ...(env.DINGTALK_OAPI_URL ? { oapiUrl: env.DINGTALK_OAPI_URL } : {}), logger })
+      : null;
+  if (dingtalkClient && env.DINGTALK_CLIENT_ID) {
+    // People configured by mobile get their staff id once, before anything is sent.
+    await resolveDingTalkPeople(dingtalkClient, policy, logger);
+    const owner = env.DINGTALK_ROOM_OWNER ?? policy.roles.incident_manager.map((k) => policy.people[k]?.accounts.dingtalk).find((a): a is string => !!a);
+    // Card callbacks arrive on the stream connection; over HTTP only robot messages do, so cards
+    // there are ActionCards whose buttons type the command.
+    const templated = env.DINGTALK_CONNECTION === 'stream' ? env.DINGTALK_CARD_TEMPLATE_ID : undefined;
+    if (env.DINGTALK_CARD_TEMPLATE_ID && !templated) logger.warn('DINGTALK_CARD_TEMPLATE_ID needs Stream mode for card callbacks; using ActionCards over HTTP');
+    dingtalkPort = createDingTalkPort(dingtalkClient, logger, {
+      robotCode: env.DINGTALK_ROBOT_CODE ?? env.DINGTALK_CLIENT_ID,
+      locale: policy.locale,
+      ...(templated ? { cardTemplateId: templated } : {}),
+      ...(env.DINGTALK_SCENE_TEMPLATE_ID ? { sceneTemplateId: env.DINGTALK_SCENE_TEMPLATE_ID } : {}),
+      ...(owner ? { roomOwner: owner } : {}),
+    });
+    ports.dingtalk = dingtalkPort;
   }
   const platforms = Object.keys(ports) as Platform[];
 
@@ -183,6 +212,49 @@ export async function createFirebell(opts: FirebellOptions) {
     }
   }
 
+  // DingTalk: the same events handler for Stream frames and HTTP outgoing-robot callbacks.
+  let dingtalkHttp: ReturnType<typeof createDingTalkHttpHandler> | null = null;
+  let dingtalkStream: ReturnType<typeof createDingTalkStream> | null = null;
+  let dingtalkEvents: DingTalkEvents | null = null;
+  if (dingtalkPort && dingtalkClient && env.DINGTALK_CLIENT_ID && env.DINGTALK_CLIENT_SECRET) {
+    const port = dingtalkPort;
+    dingtalkEvents = createDingTalkEvents({
+      interactions,
+      store,
+      policy,
+      logger,
+      port,
+      client: dingtalkClient,
+      currentCard: async (outTrackId) => {
+        const binding = await store.bindingByMessage('dingtalk', outTrackId);
+        const incident = binding ? await dispatcher.load({ id: binding.incidentId }) : null;
+        if (!binding || !incident) return null;
+        return port.cardParams(buildIncidentCard(incident, binding.purpose, await store.lastEntry(incident.id), { policy, locale: policy.locale, now: clock.now().getTime() }));
+      },
+    });
+    const events = dingtalkEvents;
+    if (env.DINGTALK_CONNECTION === 'http') {
+      dingtalkHttp = createDingTalkHttpHandler({
+        appSecret: env.DINGTALK_CLIENT_SECRET,
+        logger,
+        handle: async (payload) => {
+          await events.onRobotMessage(payload);
+          return {};
+        },
+      });
+    } else {
+      const apiBase = (env.DINGTALK_API_URL ?? 'https://api.dingtalk.com').replace(/\/+$/, '');
+      dingtalkStream = createDingTalkStream({
+        clientId: env.DINGTALK_CLIENT_ID,
+        clientSecret: env.DINGTALK_CLIENT_SECRET,
+        gatewayUrl: env.DINGTALK_GATEWAY_URL ?? `${apiBase}/v1.0/gateway/connections/open`,
+        events,
+        logger,
+        ...(opts.dingtalkReconnectMs ? { reconnectIntervalMs: opts.dingtalkReconnectMs } : {}),
+      });
+    }
+  }
+
   let server: Server | null = null;
   let chatDone: Promise<void> | null = null;
 
@@ -194,14 +266,17 @@ export async function createFirebell(opts: FirebellOptions) {
     worker,
     platforms,
     slack,
+    /** DingTalk's events handler (null without DingTalk), for tests and tools. */
+    dingtalk: dingtalkEvents as DingTalkEvents | null,
     /** Starts the scheduler, the HTTP server (when a platform needs it) and the console chat. */
     async start(): Promise<{ port: number | null }> {
       await sched.start();
       let port: number | null = null;
-      if (!opts.console || slack || feishuHttp) {
+      if (!opts.console || slack || feishuHttp || dingtalkHttp) {
         server = createHttpServer({
           slack: slack?.requestListener ?? null,
           feishu: feishuHttp,
+          dingtalk: dingtalkHttp,
           ready: async () => {
             await store.list({ limit: 1 });
             // With REDIS_URL the timers live there too: not ready without it.
@@ -218,6 +293,7 @@ export async function createFirebell(opts: FirebellOptions) {
         logger.info('http server listening', { port });
       }
       if (slack) await slack.start();
+      dingtalkStream?.start().catch((err: unknown) => logger.error('dingtalk stream failed', { error: err instanceof Error ? err.message : String(err) }));
       feishuWs?.start().catch((err: unknown) => logger.error('feishu long connection failed', { error: err instanceof Error ? err.message : String(err) }));
       if (opts.console && consolePort) {
         const chat = createConsoleChat({
@@ -253,6 +329,7 @@ export async function createFirebell(opts: FirebellOptions) {
       }
       if (slack) await slack.stop().catch(() => {});
       feishuWs?.close();
+      dingtalkStream?.close();
       await sched.stop();
       if (!opts.store) await store.close();
     },

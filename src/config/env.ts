@@ -27,6 +27,24 @@ const envSchema = z
     FEISHU_CONNECTION: z.enum(['websocket', 'http']).default('websocket'),
     /** The bot's open_id, so its @mention is dropped from group messages (else: the first mention). */
     FEISHU_BOT_OPEN_ID: optional,
+    /** DingTalk app's AppKey (Client ID) and AppSecret (Client Secret); the ID enables DingTalk. */
+    DINGTALK_CLIENT_ID: optional,
+    DINGTALK_CLIENT_SECRET: optional,
+    /** api.dingtalk.com and oapi.dingtalk.com, or any base URLs (a proxy, a local fake). */
+    DINGTALK_API_URL: optional,
+    DINGTALK_OAPI_URL: optional,
+    /** Stream gateway (default `<DINGTALK_API_URL>/v1.0/gateway/connections/open`). */
+    DINGTALK_GATEWAY_URL: optional,
+    /** Stream mode (no public URL needed) or HTTP outgoing-robot callbacks on /dingtalk/events. */
+    DINGTALK_CONNECTION: z.enum(['stream', 'http']).default('stream'),
+    /** The robot's code (default: the Client ID, as for an internal app's robot). */
+    DINGTALK_ROBOT_CODE: optional,
+    /** Interactive card template id: cards with buttons. Unset: ActionCards whose buttons type the command. */
+    DINGTALK_CARD_TEMPLATE_ID: optional,
+    /** Scene-group template id: war-room groups. Unset: no war rooms on DingTalk. */
+    DINGTALK_SCENE_TEMPLATE_ID: optional,
+    /** Staff id that owns war-room groups (default: the first incident manager with a DingTalk account). */
+    DINGTALK_ROOM_OWNER: optional,
   })
   .superRefine((env, ctx) => {
     if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
@@ -48,6 +66,12 @@ const envSchema = z
     if (env.FEISHU_APP_ID && env.FEISHU_CONNECTION === 'http' && !env.FEISHU_ENCRYPT_KEY && !env.FEISHU_VERIFICATION_TOKEN) {
       // Without either, anyone who finds the URL could post events as anyone.
       ctx.addIssue({ code: 'custom', path: ['FEISHU_ENCRYPT_KEY'], message: 'HTTP callbacks need FEISHU_ENCRYPT_KEY (recommended) or FEISHU_VERIFICATION_TOKEN' });
+    }
+    if (env.DINGTALK_CLIENT_ID && !env.DINGTALK_CLIENT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['DINGTALK_CLIENT_SECRET'], message: 'required with DINGTALK_CLIENT_ID' });
+    }
+    if (!env.DINGTALK_CLIENT_ID && env.DINGTALK_CLIENT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['DINGTALK_CLIENT_ID'], message: 'required when DingTalk is configured' });
     }
   });
 
@@ -71,6 +95,7 @@ export const SECRET_ENV = [
   'FEISHU_APP_SECRET',
   'FEISHU_ENCRYPT_KEY',
   'FEISHU_VERIFICATION_TOKEN',
+  'DINGTALK_CLIENT_SECRET',
   'DATABASE_URL',
   'REDIS_URL',
 ] as const;

@@ -6,6 +6,8 @@ export interface HttpServerOptions {
   slack?: RequestListener | null;
   /** Our Feishu glue for `POST /feishu/events` and `POST /feishu/card`, when Feishu runs over HTTP. */
   feishu?: RequestListener | null;
+  /** Our DingTalk glue for `POST /dingtalk/events` (outgoing-robot callbacks), when DingTalk runs over HTTP. */
+  dingtalk?: RequestListener | null;
   /** Readiness: resolves when the database (and later Redis) answer. */
   ready: () => Promise<void>;
   logger: Logger;
@@ -34,6 +36,10 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         if (!opts.slack) return json(res, 404, { error: 'slack_not_configured' });
         if (req.method !== 'POST') return json(res, 405, { error: 'method_not_allowed' });
         return void Promise.resolve(opts.slack(req, res)).catch(fail);
+      }
+      if (path === '/dingtalk/events') {
+        if (!opts.dingtalk) return json(res, 404, { error: 'dingtalk_not_configured' });
+        return void Promise.resolve(opts.dingtalk(req, res)).catch(fail);
       }
       if (path === '/feishu/events' || path === '/feishu/card') {
         if (!opts.feishu) return json(res, 404, { error: 'feishu_not_configured' });

@@ -46,8 +46,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { DWClient } from 'dingtalk-stream';
+import { GatewayDWClient, type GatewayDWClientOptions } from '../../src/adapters/dingtalk/stream';
 import { pollUntil } from './wait';
+
+export { DingTalkGatewayError, GatewayDWClient, type GatewayDWClientOptions } from '../../src/adapters/dingtalk/stream';
 import { DINGTALK_DEFAULTS } from '../support/dingtalk';
 
 /** The registration path (`GATEWAY_URL` of `dingtalk-stream` minus `https://api.dingtalk.com`). */
@@ -716,105 +718,6 @@ export async function createFakeDingTalkStream(opts: FakeDingTalkStreamOptions =
 // ---------------------------------------------------------------------------------------------
 // A DWClient with a configurable gateway
 // ---------------------------------------------------------------------------------------------
-
-/** Thrown by {@link GatewayDWClient.getEndpoint} when the gateway refuses (e.g. 401 `authFailed`). */
-export class DingTalkGatewayError extends Error {
-  constructor(
-    /** HTTP status. */
-    readonly status: number,
-    /** The parsed JSON answer (`{ requestid, code, message }`), or the raw text. */
-    readonly body: any,
-  ) {
-    super(`DingTalk gateway connections/open failed: HTTP ${status} ${typeof body === 'string' ? body : JSON.stringify(body)}`);
-    this.name = 'DingTalkGatewayError';
-  }
-}
-
-/** Options of {@link GatewayDWClient}: the SDK's own plus the gateway URL and the two knobs it keeps private. */
-export interface GatewayDWClientOptions {
-  clientId: string;
-  clientSecret: string;
-  /** Full URL of `connections/open` (production: `https://api.dingtalk.com/v1.0/gateway/connections/open`). */
-  gatewayUrl: string;
-  ua?: string;
-  keepAlive?: boolean;
-  debug?: boolean;
-  /** SDK default true: reconnect after a close or a failed connect. */
-  autoReconnect?: boolean;
-  /** The SDK's fixed retry delay (private `reconnectInterval`, default 1000 ms). */
-  reconnectIntervalMs?: number;
-  /** Timeout of the registration call (default 10 s; the SDK's axios call has none). */
-  gatewayTimeoutMs?: number;
-}
-
-/**
- * `DWClient` whose `getEndpoint()` POSTs to a configurable gateway instead of the hard-coded `GATEWAY_URL`, with the
- * same body and headers the SDK sends (`{ clientId, clientSecret, ua, subscriptions }`, `Accept: application/json`),
- * then sets the private `dw_url = endpoint + '?ticket=' + ticket` (a cast) and `config.endpoint`, as the SDK does.
- *
- * Everything else is the real SDK: frames, ping echo, event acks, `socketCallBackResponse`, the 1 s reconnect.
- *
- * Two deliberate differences, both SDK bugs: each instance gets its own `subscriptions` array (the SDK shares one
- * between all instances), and after `disconnect()` the instance stays stopped. The SDK's `_connect()` resets its
- * `userDisconnect` flag, so a reconnect timer already pending when `disconnect()` is called would otherwise revive the
- * connection; create a new client to connect again.
- */
-export class GatewayDWClient extends DWClient {
-  readonly gatewayUrl: string;
-  private readonly gatewayTimeoutMs: number;
-  private stopped = false;
-
-  constructor(opts: GatewayDWClientOptions) {
-    const { gatewayUrl, autoReconnect, reconnectIntervalMs, gatewayTimeoutMs, ...sdk } = opts;
-    super(sdk);
-    // The SDK builds `config` as `{ ...defaultConfig, ...opts }`, so every DWClient in the process shares ONE
-    // `subscriptions` array and `registerCallbackListener` on one client subscribes all of them (verified with
-    // dingtalk-stream 2.1.5). Give each instance its own, starting from the SDK's default `EVENT *`.
-    this.config.subscriptions = [{ type: 'EVENT', topic: '*' }];
-    this.gatewayUrl = gatewayUrl;
-    this.gatewayTimeoutMs = gatewayTimeoutMs ?? 10_000;
-    if (autoReconnect !== undefined) this.config.autoReconnect = autoReconnect;
-    if (reconnectIntervalMs !== undefined) (this as unknown as { reconnectInterval: number }).reconnectInterval = reconnectIntervalMs;
-  }
-
-  override async getEndpoint(): Promise<this> {
-    const res = await fetch(this.gatewayUrl, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify({
-        clientId: this.config.clientId,
-        clientSecret: this.config.clientSecret,
-        ua: this.config.ua,
-        subscriptions: this.config.subscriptions,
-      }),
-      signal: AbortSignal.timeout(this.gatewayTimeoutMs),
-    });
-    const text = await res.text();
-    let body: any = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // keep the text
-    }
-    if (!res.ok) throw new DingTalkGatewayError(res.status, body);
-    const endpoint = body?.endpoint;
-    const ticket = body?.ticket;
-    if (!endpoint || !ticket) throw new Error('endpoint or ticket is null');
-    (this.config as { endpoint?: unknown }).endpoint = body;
-    (this as unknown as { dw_url: string }).dw_url = `${endpoint}?ticket=${ticket}`;
-    return this;
-  }
-
-  override async connect(): Promise<void> {
-    if (this.stopped) return;
-    return super.connect();
-  }
-
-  override disconnect(): void {
-    this.stopped = true;
-    super.disconnect();
-  }
-}
 
 /** A {@link GatewayDWClient} registered with `fake`'s gateway and default app (override anything in `opts`). */
 export function createTestDWClient(fake: FakeDingTalkStream, opts: Partial<GatewayDWClientOptions> = {}): GatewayDWClient {
