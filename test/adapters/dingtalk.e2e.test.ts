@@ -123,6 +123,29 @@ describe('DingTalk over Stream mode with the card template, in Chinese', () => {
     expect(after.filter((i) => i.title === '三楼打印机卡纸')).toHaveLength(1);
   });
 
+  it('a garbage frame and a card callback with no params are acknowledged, change nothing, and the bot carries on', async () => {
+    const { gateway, store } = h;
+    const before = (await store.list({ limit: 100 })).length;
+    const garbage = gateway!.push('/v1.0/im/bot/messages/get', 'not json at all');
+    await gateway!.waitForAck(garbage, 8000);
+    const card = h.cardsIn(QUEUE.desk)[0]!;
+    const junk = gateway!.push('/v1.0/card/instances/callback', { userId: 'staff_desk', outTrackId: card.outTrackId, content: '{"cardPrivateData":{"params":{"action":"incident.accept","value":"tampered"}}}' });
+    expect((await gateway!.waitForAck(junk, 8000)) && gateway!.ackOf(junk)).toEqual({});
+    await h.api.waitFor(() => h.textsTo('staff_desk').some((t) => t.includes('按钮')), 8000);
+    await h.say({ ...dm('staff_rep'), text: '报障 会议室投影仪没信号' });
+    expect((await store.list({ limit: 100 })).length).toBe(before + 1);
+  });
+
+  it('a rate-limited card delivery is retried through the outbox and arrives once', async () => {
+    const { api, store } = h;
+    api.failNext('card.instances.createAndDeliver', { rateLimited: true });
+    await h.say({ ...dm('staff_rep'), text: '报障 打印机缺纸' });
+    const incident = (await store.list({ limit: 100 })).find((i) => i.title === '打印机缺纸')!;
+    await api.waitFor(() => h.cardsIn(QUEUE.desk).some((c) => (c.cardParamMap.title ?? '').includes(incident.number)), 8000);
+    expect(h.cardsIn(QUEUE.desk).filter((c) => (c.cardParamMap.title ?? '').includes(incident.number))).toHaveLength(1);
+    expect(api.callsTo('card.instances.createAndDeliver').filter((c) => c.status === 403).length).toBeGreaterThanOrEqual(1);
+  });
+
   it('finds people configured by mobile once, at start', () => {
     expect(h.api.callsTo('user.getbymobile').map((c) => c.body)).toEqual([{ mobile: '13800000003' }]);
   });
@@ -146,6 +169,19 @@ describe('DingTalk over Stream mode with the card template, in Chinese', () => {
     await api.waitFor(() => h.textsTo(room.openConversationId).some((t) => t.includes('已切换到备用数据库')), 8000);
     expect(api.callsTo('scenegroup.create')).toHaveLength(1);
     expect((await store.timeline(incident.id)).some((e) => e.event.type === 'StatusUpdatePosted')).toBe(true);
+  });
+
+  it('a scene-group create whose answer was lost is repeated with the same uuid: one group', async () => {
+    const { api, store } = h;
+    await h.say({ ...dm('staff_rep'), text: '报障 OA 系统全部无法登录' });
+    const incident = (await store.list({ limit: 20 })).find((i) => i.title === 'OA 系统全部无法登录')!;
+    api.failNext('scenegroup.create', { status: 500, applied: true });
+    const creates = api.callsTo('scenegroup.create').length;
+    await h.say({ ...inGroup('staff_desk', QUEUE.desk), text: `重大 ${incident.number}` });
+    await api.waitFor(() => api.callsTo('scenegroup.create').length >= creates + 2, 8000);
+    const mine = [...api.groups.values()].filter((g) => g.kind === 'scene' && g.title.startsWith(incident.number));
+    expect(mine).toHaveLength(1);
+    await api.waitFor(() => h.cardsIn(mine[0]!.openConversationId).some((c) => (c.cardParamMap.title ?? '').includes('重大事件')), 8000);
   });
 });
 

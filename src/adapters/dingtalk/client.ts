@@ -99,6 +99,10 @@ export function createDingTalkClient(opts: DingTalkClientOptions): DingTalkClien
     } catch {
       body = { message: text.slice(0, 200) };
     }
+    // DingTalk's gateway may throttle a caller's IP with HTTP 200 `{status: 1111, wait: <s>}`.
+    if (res.status === 200 && body && body.status === 1111 && body.wait !== undefined) {
+      throw new DingTalkApiError(429, 'ip_throttled', 'throttled by the DingTalk gateway', Math.max(1, Number(body.wait) || 1) * 1000);
+    }
     const retryAfter = Number(res.headers.get('retry-after'));
     return { status: res.status, body, retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null };
   }
