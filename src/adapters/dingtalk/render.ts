@@ -31,6 +31,7 @@
  */
 import { parseIncidentNumber } from '../../flows/commands/parse';
 import type { ActionId, CardButton, CardField, FormField, NeutralCard, NeutralForm } from '../../flows/messages/card';
+import { t, type MessageKey } from '../../flows/messages/catalog';
 import type { Locale } from '../../flows/policy/policy';
 
 // ---------------------------------------------------------------------------------------------
@@ -96,61 +97,11 @@ const L = DINGTALK_LIMITS;
 // ---------------------------------------------------------------------------------------------
 // Strings
 
-/**
- * The few words render adds itself, in both languages. They belong in the shared catalog
- * (src/flows/messages/catalog.ts); they live here until they are moved there, keyed as they
- * will be. Parameters are `{name}`.
- */
-const en = {
-  'dingtalk.typed_commands': 'Or type (in a group, @mention the bot first): {commands}',
-  'dingtalk.group_hint': 'In a group, @mention the bot first.',
-  'dingtalk.shortened': '(shortened)',
-  'dingtalk.field_separator': ': ',
-  'dingtalk.list_separator': ', ',
-  'dingtalk.option': '{value} ({label})',
-  'dingtalk.form.reply': '{title}: reply "{command}"',
-  'dingtalk.form.codes': 'Codes: {codes}; fixed when left out.',
-  'dingtalk.form.tiers': 'Tiers: {tiers}',
-  'dingtalk.form.people': 'People: {people}',
-  'dingtalk.form.report': 'To report a problem, reply "{command}": the first line becomes the title, the rest the details; the service desk completes the other fields.',
-  'dingtalk.form.unsupported': '{title}: this cannot be done by typing in DingTalk; please ask an incident manager.',
-  'dingtalk.arg.number': '<number>',
-  'dingtalk.arg.reason': '<reason>',
-  'dingtalk.arg.note': '[code] <note>',
-  'dingtalk.arg.target': '<tier or person> <reason>',
-  'dingtalk.arg.text': '<text>',
-  'dingtalk.arg.report': '<what is wrong>',
-};
-
-export type DingTalkStringKey = keyof typeof en;
-
-const zh: Record<DingTalkStringKey, string> = {
-  'dingtalk.typed_commands': '也可以直接输入（群聊中请先 @机器人）：{commands}',
-  'dingtalk.group_hint': '在群聊中请先 @机器人。',
-  'dingtalk.shortened': '（内容过长，已截断）',
-  'dingtalk.field_separator': '：',
-  'dingtalk.list_separator': '、',
-  'dingtalk.option': '{value}（{label}）',
-  'dingtalk.form.reply': '{title}：请回复「{command}」',
-  'dingtalk.form.codes': '代码：{codes}；不填则为 fixed。',
-  'dingtalk.form.tiers': '层级：{tiers}',
-  'dingtalk.form.people': '人员：{people}',
-  'dingtalk.form.report': '报障请回复「{command}」：第一行作为标题，其余作为详细描述，其他信息由服务台补充。',
-  'dingtalk.form.unsupported': '{title}：钉钉中无法通过输入命令完成此操作，请联系事件经理。',
-  'dingtalk.arg.number': '<编号>',
-  'dingtalk.arg.reason': '<原因>',
-  'dingtalk.arg.note': '[代码] <说明>',
-  'dingtalk.arg.target': '<层级或人员> <原因>',
-  'dingtalk.arg.text': '<内容>',
-  'dingtalk.arg.report': '<问题描述>',
-};
-
-/** User-visible words of the DingTalk renderer (to be moved into the catalog). */
-export const DINGTALK_STRINGS: Record<Locale, Record<DingTalkStringKey, string>> = { en, 'zh-CN': zh };
+/** The renderer's own words, from the message catalog (`dingtalk.*`). */
+export type DingTalkStringKey = Extract<MessageKey, `dingtalk.${string}`>;
 
 function s(locale: Locale, key: DingTalkStringKey, params: Record<string, string> = {}): string {
-  const template = DINGTALK_STRINGS[locale]?.[key] ?? en[key];
-  return template.replace(/\{(\w+)\}/g, (m, name: string) => (name in params ? params[name]! : m));
+  return t(locale, key, params);
 }
 
 // ---------------------------------------------------------------------------------------------
