@@ -146,6 +146,18 @@ describe('DingTalk over Stream mode with the card template, in Chinese', () => {
     expect(api.callsTo('card.instances.createAndDeliver').filter((c) => c.status === 403).length).toBeGreaterThanOrEqual(1);
   });
 
+  it('a message throttled more often than the outbox’s usual eight tries still arrives, once', async () => {
+    const { api, store } = h;
+    await h.bot.scheduler.flush();
+    api.failNext('robot.oToMessages.batchSend', { rateLimited: true }, 9);
+    await h.say({ ...dm('staff_rep'), text: '报障 键盘失灵' });
+    const incident = (await store.list({ limit: 100 })).find((i) => i.title === '键盘失灵')!;
+    await api.waitFor(() => h.textsTo('staff_rep').filter((t) => t.includes(incident.number) && t.includes('已收到')).length >= 2, 20_000);
+    const sends = api.callsTo('robot.oToMessages.batchSend').filter((c) => JSON.stringify(c.body).includes(incident.number));
+    expect(sends.filter((c) => c.status === 403)).toHaveLength(9);
+    expect(sends.filter((c) => c.status === 200)).toHaveLength(1);
+  }, 30_000);
+
   it('finds people configured by mobile once, at start', () => {
     expect(h.api.callsTo('user.getbymobile').map((c) => c.body)).toEqual([{ mobile: '13800000003' }]);
   });
