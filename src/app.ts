@@ -21,9 +21,11 @@ import { createPgliteStore, createPostgresStore } from './db/index';
 import { createDispatcher } from './flows/dispatch';
 import type { Incident, Platform } from './flows/incident/model';
 import { createInteractions } from './flows/interactions';
+import { createRateLimiter } from './flows/rate-limit';
 import { createOutboxWorker } from './flows/outbox';
 import { systemClock, type ChatPort, type Clock, type IncidentStore, type Logger } from './flows/ports';
 import type { Policy } from './flows/policy/policy';
+import { countingStore, createMetrics } from './http/metrics';
 import { createHttpServer } from './http/server';
 import { createBullmqScheduler, type BullmqScheduler } from './scheduler/bullmq';
 import { createInProcessScheduler } from './scheduler/in-process';
@@ -83,9 +85,11 @@ const DEDUPE_TTL_MS = 24 * 3_600_000;
 export async function createFirebell(opts: FirebellOptions) {
   const { env, policy, logger } = opts;
   const clock = opts.clock ?? systemClock();
-  const store =
-    opts.store ??
-    (env.DATABASE_URL ? await createPostgresStore(env.DATABASE_URL) : await createPgliteStore(join(env.FIREBELL_DATA_DIR, 'pglite')));
+  const metrics = createMetrics();
+  const store = countingStore(
+    opts.store ?? (env.DATABASE_URL ? await createPostgresStore(env.DATABASE_URL) : await createPgliteStore(join(env.FIREBELL_DATA_DIR, 'pglite'))),
+    metrics,
+  );
 
   const ports: Partial<Record<Platform, ChatPort>> = {};
   const consolePort = opts.console ? createConsolePort(opts.console.output, { color: opts.console.color ?? false, locale: policy.locale }) : null;
@@ -132,7 +136,13 @@ export async function createFirebell(opts: FirebellOptions) {
     if (incident.nextTimerAt) void scheduler.schedule({ incidentId: incident.id, generation: incident.version, at: incident.nextTimerAt });
   };
   const dispatcher = createDispatcher({ store, clock, policy, platforms, newId: randomUUID, logger, onCommitted });
-  const interactions = createInteractions(dispatcher);
+  const interactions = createInteractions(dispatcher, {
+    ...(env.FIREBELL_RATE_LIMIT > 0 ? { limiter: createRateLimiter({ perMinute: env.FIREBELL_RATE_LIMIT, now: () => clock.now().getTime() }) } : {}),
+    onLimited: (person, retryAfterMs) => {
+      metrics.onRateLimited();
+      logger.warn('rate limited', { person: person.id, platform: person.platform, retryAfterMs });
+    },
+  });
   const worker = createOutboxWorker({ store, ports, policy, clock, logger, record: (id, command) => dispatcher.record(id, command) });
   const hooks: SchedulerHooks = {
     async fire(job) {
@@ -141,6 +151,7 @@ export async function createFirebell(opts: FirebellOptions) {
     owed: (before, limit, after) => store.owedTimers(before, limit, after),
     async deliverOutbox() {
       const r = await worker.runOnce();
+      metrics.onOutboxPass(r);
       return { nextRetryAt: r.nextRetryAt };
     },
     async housekeeping() {
@@ -268,6 +279,7 @@ export async function createFirebell(opts: FirebellOptions) {
     slack,
     /** DingTalk's events handler (null without DingTalk), for tests and tools. */
     dingtalk: dingtalkEvents as DingTalkEvents | null,
+    metrics,
     /** Starts the scheduler, the HTTP server (when a platform needs it) and the console chat. */
     async start(): Promise<{ port: number | null }> {
       await sched.start();
@@ -277,6 +289,7 @@ export async function createFirebell(opts: FirebellOptions) {
           slack: slack?.requestListener ?? null,
           feishu: feishuHttp,
           dingtalk: dingtalkHttp,
+          metrics: { metrics, render: () => metrics.render(store, clock.now().getTime()) },
           ready: async () => {
             await store.list({ limit: 1 });
             // With REDIS_URL the timers live there too: not ready without it.

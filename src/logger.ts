@@ -1,4 +1,15 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from './flows/ports';
+
+const context = new AsyncLocalStorage<Record<string, unknown>>();
+
+/**
+ * Runs `fn` with `fields` (a request id) added to every log line written inside it, through
+ * everything it awaits. Nested calls add to the outer fields.
+ */
+export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T): T {
+  return context.run({ ...(context.getStore() ?? {}), ...fields }, fn);
+}
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 export type LogLevel = keyof typeof LEVELS;
@@ -21,7 +32,7 @@ export function createLogger(opts: {
   function make(base: Record<string, unknown>) {
     const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
       if (LEVELS[level] < min) return;
-      const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }, (_k, v: unknown) =>
+      const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...context.getStore(), ...base, ...fields }, (_k, v: unknown) =>
         typeof v === 'string' ? scrub(v) : v instanceof Error ? scrub(v.message) : v,
       );
       write(line);

@@ -13,6 +13,8 @@ const envSchema = z
     FIREBELL_CONFIG: optional,
     FIREBELL_DATA_DIR: z.string().default('./data'),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /** Commands, clicks and form submissions one person may send per minute (0: no limit). */
+    FIREBELL_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(60),
     SLACK_BOT_TOKEN: optional,
     SLACK_SIGNING_SECRET: optional,
     SLACK_APP_TOKEN: optional,

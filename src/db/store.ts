@@ -200,6 +200,36 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
       return inserted.length === 1;
     },
 
+    async stats() {
+      // Grouped counts only: a scrape reads a few dozen rows, however many incidents there are.
+      const [byState, queue, pending] = await Promise.all([
+        db
+          .select({ status: incidents.status, priority: incidents.priority, n: sql<number>`count(*)::int` })
+          .from(incidents)
+          .groupBy(incidents.status, incidents.priority),
+        db
+          .select({ tier: incidents.tier, n: sql<number>`count(*)::int` })
+          .from(incidents)
+          .where(inArray(incidents.status, ['new', 'pending_approval']))
+          .groupBy(incidents.tier),
+        db
+          .select({ status: outbox.status, n: sql<number>`count(*)::int`, oldest: sql<string | null>`min(${outbox.createdAt})::text` })
+          .from(outbox)
+          .where(inArray(outbox.status, ['pending', 'failed']))
+          .groupBy(outbox.status),
+      ]);
+      const p = pending.find((r) => r.status === 'pending');
+      return {
+        incidents: byState.map((r) => ({ status: r.status as Status, priority: r.priority, count: Number(r.n) })),
+        queue: queue.map((r) => ({ tier: r.tier as Tier, count: Number(r.n) })),
+        outbox: {
+          pending: Number(p?.n ?? 0),
+          failed: Number(pending.find((r) => r.status === 'failed')?.n ?? 0),
+          oldestPendingAt: p?.oldest ? new Date(p.oldest).toISOString() : null,
+        },
+      };
+    },
+
     async pruneInbound(before) {
       // Counted in SQL rather than by returning every key: a prune may remove many rows. Raw
       // SQL gets no column mapping, hence the ISO string (postgres.js cannot bind a Date here).

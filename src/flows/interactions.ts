@@ -19,6 +19,7 @@ import { hasRole } from './policy/policy';
 import { personActor } from './people';
 import type { Locale } from './policy/policy';
 import { localeOf, tiersOf } from './policy/policy';
+import type { RateLimiter } from './rate-limit';
 
 /** What to show the person who acted: adapters render it (ephemeral message, toast, console line). */
 export type Reply =
@@ -74,9 +75,25 @@ const PROBE: Partial<Record<ActionId, Command>> = {
  * The conversation with people, shared by every adapter: typed commands, button clicks and form
  * submissions in, neutral replies out. Business rules stay in decide(); this only translates.
  */
-export function createInteractions(dispatcher: Dispatcher) {
+export interface InteractionsOptions {
+  /** Per-person limit on commands, clicks and form submissions (none when absent). */
+  limiter?: RateLimiter;
+  /** Told of every refusal by the limiter (metrics, the log). */
+  onLimited?: (person: PersonRef, retryAfterMs: number) => void;
+}
+
+export function createInteractions(dispatcher: Dispatcher, opts: InteractionsOptions = {}) {
   const { policy, store } = dispatcher;
   const localeFor = (person: PersonRef): Locale => localeOf(policy, person.id);
+
+  /** The refusal when `person` is over the rate limit, else null (one token taken). */
+  function limited(person: PersonRef): Reply | null {
+    if (!opts.limiter) return null;
+    const r = opts.limiter.take(person.id);
+    if (r.ok) return null;
+    opts.onLimited?.(person, r.retryAfterMs);
+    return { kind: 'text', text: t(localeFor(person), 'refuse.rate_limited', { seconds: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) }), refused: true };
+  }
 
   const text = (s: string, refused = false): Reply => ({ kind: 'text', text: s, refused });
   const refusal = (r: Rejection, incident: Incident | null, locale: Locale, person: PersonRef, ref = ''): Reply =>
@@ -118,6 +135,12 @@ export function createInteractions(dispatcher: Dispatcher) {
 
   /** A typed command (`/incident …`). Reports are filed at once; the rest answer the person. */
   async function command(person: PersonRef, raw: string, ctx: InteractionContext): Promise<Reply> {
+    const over = limited(person);
+    if (over) return over;
+    return runCommand(person, raw, ctx);
+  }
+
+  async function runCommand(person: PersonRef, raw: string, ctx: InteractionContext): Promise<Reply> {
     const locale = localeFor(person);
     const parsed = parseCommand(raw);
     switch (parsed.kind) {
@@ -182,7 +205,7 @@ export function createInteractions(dispatcher: Dispatcher) {
       case 'note': {
         const ref = await roomRef(parsed.number, ctx);
         // Not in a war room and no number: it was a report that starts with the word.
-        if (!ref) return command(person, `report ${parsed.raw}`, ctx);
+        if (!ref) return runCommand(person, `report ${parsed.raw}`, ctx);
         if (!parsed.text) return text(t(locale, parsed.kind === 'update' ? 'command.update_usage' : 'command.note_usage', { command: ctx.commandName }), true);
         const cmd: Command = parsed.kind === 'update' ? { type: 'PostStatusUpdate', text: parsed.text } : { type: 'AddNote', text: parsed.text, source: 'command' };
         const r = await dispatcher.act(personActor(person), ref, cmd, { platform: ctx.platform });
@@ -305,6 +328,8 @@ export function createInteractions(dispatcher: Dispatcher) {
 
   /** A button press. Actions needing a reason or note answer with their form (after checking the person may act at all). */
   async function click(person: PersonRef, actionId: string, rawValue: unknown, ctx: InteractionContext): Promise<Reply> {
+    const over = limited(person);
+    if (over) return over;
     const locale = localeFor(person);
     const value = decodeButtonValue(rawValue);
     if (!value || !ACTION_IDS.includes(actionId as ActionId)) return text(t(locale, 'refuse.bad_button'), true);
@@ -342,6 +367,8 @@ export function createInteractions(dispatcher: Dispatcher) {
 
   /** A submitted form. Field problems come back per field (shown in the form); refusals as a reply. */
   async function submit(person: PersonRef, context: FormContext, values: FormValues, ctx: InteractionContext): Promise<FormResult> {
+    const over = limited(person);
+    if (over) return { ok: false, reply: over };
     const locale = localeFor(person);
     if (context.formId === 'report') {
       const r = await dispatcher.report(person, reportFromForm(values), { platform: ctx.platform, channel: context.channel || ctx.channel });

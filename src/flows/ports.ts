@@ -126,6 +126,12 @@ export interface IncidentStore {
    * Returns true for the first claim, false for every later one (a redelivery: skip it).
    */
   claimInbound(key: string, at: string): Promise<boolean>;
+  /**
+   * Counts for operators (`/metrics`): incidents by status and priority, the queues (new and
+   * awaiting approval, by tier), and the outbox's undelivered items with the oldest pending one's
+   * creation time. Read-only; a few grouped queries.
+   */
+  stats(): Promise<StoreStats>;
   /** Forgets dedupe keys received before `before` (kept longer than any redelivery window). */
   pruneInbound(before: string): Promise<number>;
   /**
@@ -243,6 +249,12 @@ export interface RoomPort {
   pin(message: PostedMessage): Promise<void>;
   /** Archives the room. Idempotent (already archived is success). */
   archiveRoom(channel: string): Promise<void>;
+}
+
+export interface StoreStats {
+  incidents: { status: Status; priority: string; count: number }[];
+  queue: { tier: Tier; count: number }[];
+  outbox: { pending: number; failed: number; oldestPendingAt: string | null };
 }
 
 /** Structured logger; implementations must never print secrets. */

@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../flows/ports';
+import { withLogContext } from '../logger';
+import type { Metrics } from './metrics';
 
 export interface HttpServerOptions {
   /** Bolt's HTTP receiver for `POST /slack/events`, when Slack runs over HTTP. */
@@ -11,6 +14,17 @@ export interface HttpServerOptions {
   /** Readiness: resolves when the database (and later Redis) answer. */
   ready: () => Promise<void>;
   logger: Logger;
+  /** `GET /metrics` (Prometheus text), and the request-duration histogram. */
+  metrics?: { metrics: Metrics; render: () => Promise<string> };
+}
+
+/** The route a request is counted under (never the raw path: that would explode the labels). */
+function routeOf(path: string): string {
+  if (path === '/slack/events') return 'slack';
+  if (path === '/feishu/events' || path === '/feishu/card') return 'feishu';
+  if (path === '/dingtalk/events') return 'dingtalk';
+  if (path === '/healthz' || path === '/readyz' || path === '/metrics') return 'ops';
+  return 'other';
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {
@@ -25,7 +39,18 @@ function json(res: ServerResponse, status: number, body: unknown) {
 export function createHttpServer(opts: HttpServerOptions): Server {
   const { logger } = opts;
   return createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    // Every log line written while this request is handled carries its id (the caller's
+    // X-Request-Id when it is a sane one), and the answer tells it back.
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    res.once('finish', () => opts.metrics?.metrics.observeRequest(routeOf(path), res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
+    withLogContext({ requestId }, () => handle(req, res, path));
+  });
+
+  function handle(req: IncomingMessage, res: ServerResponse, path: string) {
     const fail = (err: unknown) => {
       logger.error('http handler failed', { path, error: err instanceof Error ? err.message : String(err) });
       if (!res.headersSent) json(res, 500, { error: 'internal_error' });
@@ -47,6 +72,18 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         return void Promise.resolve(opts.feishu(req, res)).catch(fail);
       }
       if (path === '/healthz' && req.method === 'GET') return json(res, 200, { status: 'ok' });
+      if (path === '/metrics' && req.method === 'GET' && opts.metrics) {
+        return void opts.metrics
+          .render()
+          .then((text) => {
+            res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+            res.end(text);
+          })
+          .catch((err: unknown) => {
+            logger.warn('metrics unavailable', { error: err instanceof Error ? err.message : String(err) });
+            json(res, 503, { status: 'unavailable' });
+          });
+      }
       if (path === '/readyz' && req.method === 'GET') {
         return void opts
           .ready()
@@ -60,5 +97,5 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     } catch (err) {
       fail(err);
     }
-  });
+  }
 }

@@ -58,6 +58,8 @@ export interface SlackBotOptions {
   /** Join an existing deployment: same fake Slack and database (a second bot process). */
   join?: SlackBotHarness;
   reconcileEveryMs?: number;
+  /** More environment (e.g. FIREBELL_RATE_LIMIT). */
+  env?: Record<string, string>;
 }
 
 export async function startSlackBot(policy: Policy, opts: SlackBotOptions = {}): Promise<SlackBotHarness> {
@@ -73,6 +75,7 @@ export async function startSlackBot(policy: Policy, opts: SlackBotOptions = {}):
     SLACK_API_URL: fake.url,
     DATABASE_URL: db.url,
     ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
+    ...opts.env,
   });
   // Tests keep every line (at debug) to assert on them; the benchmark passes a counting logger.
   const logger = opts.logger ?? createLogger({ level: 'debug', secrets: [BOT_TOKEN, SIGNING_SECRET], write: (l) => logs.push(l) });
