@@ -170,12 +170,23 @@ export function createInProcessScheduler(opts: InProcessSchedulerOptions): InPro
     pump();
   }
 
+  // While the database is down every poll fails: log the first failure and then one line every
+  // 30 s with how many were not logged, so an outage does not flood the log.
+  let failing: { since: number; loggedAt: number; unlogged: number } | null = null;
   async function outboxPass() {
     try {
       const { nextRetryAt } = await hooks.deliverOutbox();
+      if (failing) {
+        logger.info('outbox passes work again', { failedForMs: now() - failing.since });
+        failing = null;
+      }
       if (nextRetryAt) armOutboxRetry(nextRetryAt);
     } catch (err) {
-      logger.error('outbox pass failed', { error: errorMessage(err) });
+      const t = now();
+      if (!failing || t - failing.loggedAt >= 30_000) {
+        logger.error('outbox pass failed', { error: errorMessage(err), ...(failing ? { notLogged: failing.unlogged } : {}) });
+        failing = { since: failing?.since ?? t, loggedAt: t, unlogged: 0 };
+      } else failing.unlogged++;
     }
   }
 

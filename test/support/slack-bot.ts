@@ -60,12 +60,14 @@ export interface SlackBotOptions {
   reconcileEveryMs?: number;
   /** More environment (e.g. FIREBELL_RATE_LIMIT). */
   env?: Record<string, string>;
+  /** Use this database instead of a fresh one on the machine's PostgreSQL (fault tests). */
+  database?: TestDatabase;
 }
 
 export async function startSlackBot(policy: Policy, opts: SlackBotOptions = {}): Promise<SlackBotHarness> {
   const joined = opts.join;
   const fake = joined?.fake ?? (await createFakeSlack());
-  const db = joined?.db ?? (await createTestDatabase());
+  const db = joined?.db ?? opts.database ?? (await createTestDatabase());
   const store = await createPostgresStore(db.url);
   const logs: string[] = [];
   const env = loadEnv({

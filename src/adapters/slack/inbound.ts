@@ -194,7 +194,7 @@ export function createSlackApp(opts: SlackAppOptions) {
       logger.info('slack command handled', { user: command.user_id, reply: reply.kind, refused: reply.kind === 'text' && reply.refused });
     } catch (err) {
       logger.error('slack command failed', { error: (err as Error).message });
-      await respond({ response_type: 'ephemeral', text: t(localeOf(policy, person.id), 'refuse.unavailable') }).catch(() => {});
+      await respond({ response_type: 'ephemeral', text: t(localeOf(policy, person.id), 'refuse.unavailable') }).catch((e: unknown) => logger.warn('slack refusal not delivered', { error: (e as Error).message }));
     }
   });
 
