@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPolicy } from '../../src/config/policy-schema';
 import { cardAction, menuEvent, messageEvent } from '../support/feishu';
-import { feishuButtons, feishuText, startFeishuBot, type FeishuBotHarness } from '../support/feishu-bot';
+import { FEISHU_ENCRYPT_KEY, FEISHU_VERIFICATION_TOKEN, feishuButtons, feishuText, startFeishuBot, type FeishuBotHarness } from '../support/feishu-bot';
 import { createSlackClient } from '../support/slack';
-import { SIGNING_SECRET } from '../support/slack-bot';
+import { BOT_TOKEN, SIGNING_SECRET } from '../support/slack-bot';
 import { testPolicyDoc } from '../support/policy';
 
 const OPEN_IDS: Record<string, string> = { 'zhang.san': 'ou_desk', 'li.wei': 'ou_l1', 'wang.wu': 'ou_l2', 'chen.jing': 'ou_im', 'pm.gao': 'ou_pm', 'reporter.a': 'ou_rep' };
@@ -285,5 +285,9 @@ describe('One deployment serving Slack and Feishu: reported on Slack, worked on 
     ]);
     // Li Wei is one person across both: his Feishu click is his, not a guest's.
     expect(timeline[3]!.actor).toMatchObject({ kind: 'person', person: { id: 'li.wei', platformUserId: 'ou_l1' } });
+    // A whole run across both platforms at debug level: no secret of either in any log line.
+    const all = h.logs.join('\n');
+    expect(h.logs.length).toBeGreaterThan(20);
+    for (const secret of [BOT_TOKEN, SIGNING_SECRET, fake.appSecret, FEISHU_ENCRYPT_KEY, FEISHU_VERIFICATION_TOKEN]) expect(all).not.toContain(secret);
   });
 });
