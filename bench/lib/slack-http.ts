@@ -2,18 +2,26 @@
  * Benchmark 1: Slack ack latency and throughput, end to end over HTTP.
  *
  * Signed slash commands and button clicks are POSTed to Bolt's `/slack/events` endpoint by a bounded
- * pool of `fetch` calls (Node's global undici dispatcher, keep-alive). The HTTP response time is
+ * pool of `fetch` calls (Node's global undici dispatcher, keep-alive), or with `client: 'node-http'`
+ * of `node:http` requests through one shared keep-alive `Agent`. The HTTP response time is
  * Slack's ack. Because Firebell acks first and works afterwards, each level also records when the
  * work really finished: the `respond()` reply reaching the fake's response_url sink, and the outbox
  * drained (queue cards and DMs posted to the fake Web API).
+ *
+ * `runAckLevel` sends the same prepared requests through the same pool to the bare Bolt baseline
+ * (bench/lib/bare-bolt.ts), which has no work behind its acks, and records only the acks and RSS.
  */
 import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Incident } from '../../src/flows/incident/model';
 import type { FakeSlack } from '../../test/fakes/slack-api';
 import { signSlack } from '../../test/support/slack';
 import { SIGNING_SECRET, type BenchBot } from './bot';
 import { heapAfterGcMb, round, sleep, summarize, watchPhase, type LatencySummary, type PhaseResources, type RssSampler } from './stats';
+
+/** What the request builders take from the fake Slack: the workspace the requests come from, and the response_url origin. */
+export type SlackWorkspace = Pick<FakeSlack, 'teamId' | 'teamDomain' | 'appId' | 'origin' | 'botUserId' | 'botId'>;
 
 export interface Prepared {
   body: string;
@@ -34,7 +42,7 @@ function signed(body: string): Record<string, string> {
 }
 
 /** `/incident <text>` from `user` in `channel`, exactly as test/support/slack.ts builds it. */
-export function commandRequest(fake: FakeSlack, user: string, text: string, channel = 'C0GENERAL'): Prepared {
+export function commandRequest(fake: SlackWorkspace, user: string, text: string, channel = 'C0GENERAL'): Prepared {
   const responseId = `bench-cmd-${uniq()}`;
   const body = new URLSearchParams({
     token: 'fake-verification-token',
@@ -55,7 +63,7 @@ export function commandRequest(fake: FakeSlack, user: string, text: string, chan
 }
 
 /** A `block_actions` click on `actionId` of an incident card (value `<id>|<version>|`). */
-export function clickRequest(fake: FakeSlack, user: string, incident: Pick<Incident, 'id' | 'version'>, actionId = 'incident.accept', channel = 'C0DESK'): Prepared {
+export function clickRequest(fake: SlackWorkspace, user: string, incident: Pick<Incident, 'id' | 'version'>, actionId = 'incident.accept', channel = 'C0DESK'): Prepared {
   const responseId = `bench-act-${uniq()}`;
   const team = { id: fake.teamId, domain: fake.teamDomain };
   const messageTs = `${Math.floor(Date.now() / 1000)}.${String(uniq()).padStart(6, '0')}`;
@@ -97,9 +105,34 @@ interface Sent {
   error?: string;
 }
 
+/**
+ * The load client. `fetch`: Node's global fetch (undici's global dispatcher, keep-alive), the
+ * client of every published run. `node-http`: `node:http` `request()` through one keep-alive
+ * `Agent` (no socket limit) shared by every level of the run, as the global dispatcher is.
+ */
+export type LoadClient = 'fetch' | 'node-http';
+
+const httpAgent = new Agent({ keepAlive: true, maxSockets: Infinity });
+
+function postWithNodeHttp(url: URL, r: Prepared): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: httpAgent, headers: { ...r.headers, 'Content-Length': String(Buffer.byteLength(r.body)) } },
+      (res) => {
+        res.resume(); // read (and drop) the body, as fetch's res.text()
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(r.body);
+  });
+}
+
 /** N workers, each sending the next prepared request as soon as its previous one was answered. */
-async function runPool(endpoint: string, reqs: Prepared[], concurrency: number, maxMs: number) {
+async function runPool(endpoint: string, reqs: Prepared[], concurrency: number, maxMs: number, client: LoadClient) {
   const results: (Sent | undefined)[] = new Array(reqs.length);
+  const url = new URL(endpoint);
   let next = 0;
   const t0 = performance.now();
   const deadline = t0 + maxMs;
@@ -116,9 +149,14 @@ async function runPool(endpoint: string, reqs: Prepared[], concurrency: number, 
       const sentAtEpochMs = Date.now();
       const s = performance.now();
       try {
-        const res = await fetch(endpoint, { method: 'POST', headers: r.headers, body: r.body });
-        await res.text();
-        results[i] = { sentAtEpochMs, ms: performance.now() - s, status: res.status };
+        let status: number;
+        if (client === 'node-http') status = await postWithNodeHttp(url, r);
+        else {
+          const res = await fetch(endpoint, { method: 'POST', headers: r.headers, body: r.body });
+          await res.text();
+          status = res.status;
+        }
+        results[i] = { sentAtEpochMs, ms: performance.now() - s, status };
       } catch (err) {
         results[i] = { sentAtEpochMs, ms: performance.now() - s, status: 0, error: err instanceof Error ? err.message : String(err) };
       }
@@ -148,6 +186,16 @@ async function waitForWork(h: BenchBot, responseIds: Set<string>, fromIndex: num
     if (performance.now() - start > timeoutMs) return { repliesAt, drained: false, waitedMs: performance.now() - start };
     await sleep(repliesAt.size >= responseIds.size ? 50 : 20);
   }
+}
+
+/** Counts and ack samples of one pool run (shared by Firebell's levels and the bare Bolt baseline's). */
+function poolFigures(pool: Awaited<ReturnType<typeof runPool>>) {
+  const sent = pool.results.filter((r): r is Sent => r !== undefined);
+  const okIdx = pool.results.flatMap((r, i) => (r && r.status === 200 ? [i] : []));
+  const statusCounts: Record<string, number> = {};
+  for (const r of sent) statusCounts[String(r.status)] = (statusCounts[String(r.status)] ?? 0) + 1;
+  const errorSamples = [...new Set(sent.filter((r) => r.status !== 200).map((r) => r.error ?? `HTTP ${r.status}`))].slice(0, 5);
+  return { sent, okIdx, statusCounts, errorSamples, ackSamplesMs: sent.map((r) => r.ms) };
 }
 
 export interface LevelResult {
@@ -189,20 +237,16 @@ export interface LevelResult {
 export async function runLevel(
   h: BenchBot,
   sampler: RssSampler,
-  o: { kind: LevelResult['kind']; label: string; concurrency: number; requests: Prepared[]; maxMs: number; drainTimeoutMs: number },
+  o: { kind: LevelResult['kind']; label: string; concurrency: number; requests: Prepared[]; maxMs: number; drainTimeoutMs: number; client?: LoadClient },
 ): Promise<LevelResult> {
   const fromIndex = h.fake.responses.length;
   const watch = { postgresDatabase: new URL(h.db.url).pathname.slice(1) };
   const whole = watchPhase(sampler, watch);
   const send = watchPhase(sampler, watch);
-  const pool = await runPool(h.endpoint, o.requests, o.concurrency, o.maxMs);
+  const pool = await runPool(h.endpoint, o.requests, o.concurrency, o.maxMs, o.client ?? 'fetch');
   const resources = send.stop();
 
-  const sent = pool.results.filter((r): r is Sent => r !== undefined);
-  const okIdx = pool.results.flatMap((r, i) => (r && r.status === 200 ? [i] : []));
-  const statusCounts: Record<string, number> = {};
-  for (const r of sent) statusCounts[String(r.status)] = (statusCounts[String(r.status)] ?? 0) + 1;
-  const errorSamples = [...new Set(sent.filter((r) => r.status !== 200).map((r) => r.error ?? `HTTP ${r.status}`))].slice(0, 5);
+  const { sent, okIdx, statusCounts, errorSamples, ackSamplesMs } = poolFigures(pool);
 
   const expected = new Set(okIdx.map((i) => o.requests[i]!.responseId));
   const work = await waitForWork(h, expected, fromIndex, o.drainTimeoutMs);
@@ -243,7 +287,7 @@ export async function runLevel(
     stoppedByTimeLimit: pool.stoppedByTime,
     sendWindowS: round(pool.durationMs / 1000, 3),
     acksPerSec: round(okIdx.length / (pool.durationMs / 1000), 1),
-    ack: summarize(sent.map((r) => r.ms)),
+    ack: summarize(ackSamplesMs),
     reply: { ...summarize(replyMs), received: replyMs.length },
     allWorkDoneS,
     completedPerSec: allWorkDoneS ? round(okIdx.length / allWorkDoneS, 1) : null,
@@ -252,5 +296,60 @@ export async function runLevel(
     fakeSlackState,
     resources,
     resourcesUntilDone,
+  };
+}
+
+/** One level against the bare Bolt baseline (bench/lib/bare-bolt.ts): acks only, there is no work behind them. */
+export interface AckLevelResult {
+  kind: LevelResult['kind'];
+  label: string;
+  concurrency: number;
+  planned: number;
+  sent: number;
+  ok: number;
+  errors: number;
+  statusCounts: Record<string, number>;
+  errorSamples: string[];
+  stoppedByTimeLimit: boolean;
+  sendWindowS: number;
+  acksPerSec: number;
+  ack: LatencySummary;
+  /**
+   * Whole-process RSS over the level (first request to last ack, plus the end reading). Growth is
+   * peak − start: the level's own addition, since the process also holds the client and whatever
+   * ran before (V8 keeps its high-water mark, so a later level grows less than a fresh process would).
+   */
+  rss: { startMb: number; peakMb: number; endMb: number; growthMb: number };
+  heapAfterGcMb: number | null;
+  resources: PhaseResources;
+}
+
+/** Sends `requests` to `endpoint` through the same pool as `runLevel`, and records only the acks. */
+export async function runAckLevel(
+  endpoint: string,
+  sampler: RssSampler,
+  o: { kind: LevelResult['kind']; label: string; concurrency: number; requests: Prepared[]; maxMs: number; client?: LoadClient },
+): Promise<AckLevelResult> {
+  const phase = watchPhase(sampler);
+  const pool = await runPool(endpoint, o.requests, o.concurrency, o.maxMs, o.client ?? 'fetch');
+  const resources = phase.stop();
+  const { sent, okIdx, statusCounts, errorSamples, ackSamplesMs } = poolFigures(pool);
+  return {
+    kind: o.kind,
+    label: o.label,
+    concurrency: o.concurrency,
+    planned: o.requests.length,
+    sent: sent.length,
+    ok: okIdx.length,
+    errors: sent.length - okIdx.length,
+    statusCounts,
+    errorSamples,
+    stoppedByTimeLimit: pool.stoppedByTime,
+    sendWindowS: round(pool.durationMs / 1000, 3),
+    acksPerSec: round(okIdx.length / (pool.durationMs / 1000), 1),
+    ack: summarize(ackSamplesMs),
+    rss: { startMb: resources.rssStartMb, peakMb: resources.rssPeakMb, endMb: resources.rssEndMb, growthMb: round(resources.rssPeakMb - resources.rssStartMb, 1) },
+    heapAfterGcMb: heapAfterGcMb(),
+    resources,
   };
 }
