@@ -238,7 +238,9 @@ export function buildPolicy(doc: unknown, source = 'policy'): Policy {
   }
   const f = parsed.data;
   const ms = (d: string) => parseDuration(d)!;
-  const people: Record<string, PolicyPerson> = {};
+  // No prototype: a person key typed into a form ("constructor", "__proto__") must not find
+  // Object's own members.
+  const people: Record<string, PolicyPerson> = Object.create(null) as Record<string, PolicyPerson>;
   for (const [key, p] of Object.entries(f.people)) {
     const acc: PolicyPerson['accounts'] = {};
     for (const platform of PLATFORMS) if (p[platform]) acc[platform] = p[platform];

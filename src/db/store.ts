@@ -8,6 +8,7 @@ import type { Effect } from '../flows/effects';
 import type { TimelineEntry } from '../flows/incident/events';
 import type { Incident, Platform, Status, Tier } from '../flows/incident/model';
 import type { Binding, CommitItem, IncidentQuery, IncidentStore, OutboxItem, WarRoomProgress, WarRoomRecord } from '../flows/ports';
+import { cleanText } from '../flows/people';
 import { inboundDedupe, incidents, messageBindings, outbox, timeline, warRooms } from './schema';
 
 /** Any drizzle PostgreSQL database (postgres.js, PGlite) or a transaction on one. */
@@ -194,7 +195,8 @@ export function createDrizzleStore(db: Db, close: () => Promise<void>): Incident
     async claimInbound(key, at) {
       const inserted = await db
         .insert(inboundDedupe)
-        .values({ key, receivedAt: toDate(at, 'at') })
+        // A platform id may carry anything; PostgreSQL text refuses U+0000 (and lone surrogates).
+        .values({ key: cleanText(key), receivedAt: toDate(at, 'at') })
         .onConflictDoNothing({ target: inboundDedupe.key })
         .returning({ key: inboundDedupe.key });
       return inserted.length === 1;

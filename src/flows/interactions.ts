@@ -16,7 +16,7 @@ import { actionForm, commandFromForm, reportForm, reportFromForm, type FormValue
 import { refusalText } from './messages/refusals';
 import { riskList, slaDetails } from './messages/sla-view';
 import { hasRole } from './policy/policy';
-import { personActor } from './people';
+import { cleanText, personActor } from './people';
 import type { Locale } from './policy/policy';
 import { localeOf, tiersOf } from './policy/policy';
 import type { RateLimiter } from './rate-limit';
@@ -86,6 +86,8 @@ export function createInteractions(dispatcher: Dispatcher, opts: InteractionsOpt
   const { policy, store } = dispatcher;
   const localeFor = (person: PersonRef): Locale => localeOf(policy, person.id);
 
+  const cleanCtx = (ctx: InteractionContext): InteractionContext => ({ ...ctx, channel: cleanText(typeof ctx.channel === 'string' ? ctx.channel : '') });
+
   /** The refusal when `person` is over the rate limit, else null (one token taken). */
   function limited(person: PersonRef): Reply | null {
     if (!opts.limiter) return null;
@@ -137,7 +139,7 @@ export function createInteractions(dispatcher: Dispatcher, opts: InteractionsOpt
   async function command(person: PersonRef, raw: string, ctx: InteractionContext): Promise<Reply> {
     const over = limited(person);
     if (over) return over;
-    return runCommand(person, raw, ctx);
+    return runCommand(person, cleanText(typeof raw === 'string' ? raw : ''), cleanCtx(ctx));
   }
 
   async function runCommand(person: PersonRef, raw: string, ctx: InteractionContext): Promise<Reply> {
@@ -327,9 +329,10 @@ export function createInteractions(dispatcher: Dispatcher, opts: InteractionsOpt
   }
 
   /** A button press. Actions needing a reason or note answer with their form (after checking the person may act at all). */
-  async function click(person: PersonRef, actionId: string, rawValue: unknown, ctx: InteractionContext): Promise<Reply> {
+  async function click(person: PersonRef, actionId: string, rawValue: unknown, rawCtx: InteractionContext): Promise<Reply> {
     const over = limited(person);
     if (over) return over;
+    const ctx = cleanCtx(rawCtx);
     const locale = localeFor(person);
     const value = decodeButtonValue(rawValue);
     if (!value || !ACTION_IDS.includes(actionId as ActionId)) return text(t(locale, 'refuse.bad_button'), true);
@@ -366,10 +369,15 @@ export function createInteractions(dispatcher: Dispatcher, opts: InteractionsOpt
   }
 
   /** A submitted form. Field problems come back per field (shown in the form); refusals as a reply. */
-  async function submit(person: PersonRef, context: FormContext, values: FormValues, ctx: InteractionContext): Promise<FormResult> {
+  async function submit(person: PersonRef, context: FormContext, rawValues: FormValues, rawCtx: InteractionContext): Promise<FormResult> {
     const over = limited(person);
     if (over) return { ok: false, reply: over };
+    const ctx = cleanCtx(rawCtx);
+    const values: FormValues = {};
+    for (const [k, v] of Object.entries(rawValues ?? {})) if (typeof v === 'string') values[k] = cleanText(v);
     const locale = localeFor(person);
+    // Only the forms Firebell shows can be submitted (a forged context names something else).
+    if (context.formId !== 'report' && !(ACTION_IDS as readonly string[]).includes(context.formId)) return { ok: false, reply: text(t(locale, 'refuse.bad_button'), true) };
     if (context.formId === 'report') {
       const r = await dispatcher.report(person, reportFromForm(values), { platform: ctx.platform, channel: context.channel || ctx.channel });
       if (!r.ok) {
@@ -380,6 +388,8 @@ export function createInteractions(dispatcher: Dispatcher, opts: InteractionsOpt
     }
     if (!context.incidentId) return { ok: false, reply: text(t(locale, 'refuse.bad_button'), true) };
     const parsed = commandFromForm(context.formId, values, policy);
+    // An action without a form (accept, confirm…) cannot be submitted as one.
+    if (!parsed.ok && parsed.field === 'action') return { ok: false, reply: text(t(locale, 'refuse.bad_button'), true) };
     if (!parsed.ok) {
       return { ok: false, fieldErrors: { [parsed.field]: refusalText({ ok: false, reason: 'invalid_input', field: parsed.field, problem: parsed.problem }, null, locale) } };
     }

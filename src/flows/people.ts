@@ -7,10 +7,24 @@ import { personByAccount } from './policy/policy';
  * Who a platform user is for the process: the configured person when their account is in the
  * policy, otherwise a guest reporter identified as `<platform>:<user id>`.
  */
-export function identify(policy: Policy, platform: Platform, userId: string, displayName?: string): PersonRef {
+export function identify(policy: Policy, platform: Platform, rawUserId: string, displayName?: unknown): PersonRef {
+  const userId = cleanText(typeof rawUserId === 'string' ? rawUserId : '');
   const person = personByAccount(policy, platform, userId);
   if (person) return { id: person.key, name: person.name, platform, platformUserId: userId };
-  return { id: `${platform}:${userId}`, name: displayName?.trim() || userId, platform, platformUserId: userId };
+  const name = typeof displayName === 'string' ? cleanText(displayName).trim() : '';
+  return { id: `${platform}:${userId}`, name: name || userId, platform, platformUserId: userId };
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text as PostgreSQL can store it: without NUL characters (text and jsonb refuse U+0000) and with
+ * lone UTF-16 surrogates replaced (jsonb refuses them). Everything people type or a platform
+ * sends passes through here before it reaches the flows.
+ */
+export function cleanText(s: string): string {
+  const noNul = s.includes('\u0000') ? s.replace(/\u0000/g, '') : s;
+  return noNul.replace(LONE_SURROGATE, '\uFFFD');
 }
 
 export function personActor(person: PersonRef): Actor {

@@ -41,6 +41,10 @@ export interface CardCallbackAnswer {
 
 const COMMAND_PREFIX = /^\/(incident|firebell)\b\s*/i;
 
+/** A string field of a payload, or '' for anything else (an object's String() can throw). */
+const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+
+
 /** The text of a robot message: the @robot part is already removed by DingTalk; ours trimmed. */
 export function robotText(msg: Json): string | null {
   if (msg.msgtype !== 'text' || typeof msg.text?.content !== 'string') return null;
@@ -65,7 +69,7 @@ export function createDingTalkEvents(opts: DingTalkEventsOptions) {
   /** Answers in the chat the message came from: its sessionWebhook while valid, else the robot API. */
   async function answer(msg: Json, reply: Reply, locale: ReturnType<typeof localeOf>) {
     const group = msg.conversationType === '2';
-    const place = group ? { type: 'channel' as const, id: String(msg.conversationId) } : { type: 'user' as const, id: String(msg.senderStaffId) };
+    const place = group ? { type: 'channel' as const, id: str(msg.conversationId) } : { type: 'user' as const, id: str(msg.senderStaffId) };
     const viaSession = async (msgKey: string, msgParam: Record<string, string>) => {
       const expires = Number(msg.sessionWebhookExpiredTime ?? 0);
       if (typeof msg.sessionWebhook === 'string' && expires > now() + 5_000) {
@@ -105,7 +109,7 @@ export function createDingTalkEvents(opts: DingTalkEventsOptions) {
     }
     const person = identify(policy, 'dingtalk', staffId, typeof msg.senderNick === 'string' ? msg.senderNick : undefined);
     const locale = localeOf(policy, person.id);
-    const channel = msg.conversationType === '2' ? String(msg.conversationId ?? '') : staffId;
+    const channel = msg.conversationType === '2' ? str(msg.conversationId) : staffId;
     let reply: Reply;
     try {
       reply = await interactions.command(person, robotText(msg) ?? 'help', ctx(channel));
@@ -151,7 +155,7 @@ export function createDingTalkEvents(opts: DingTalkEventsOptions) {
       await tell(staffId, t(locale, 'refuse.bad_button'));
       return {};
     }
-    const channel = String(cb.spaceId ?? cb.openConversationId ?? '');
+    const channel = str(cb.spaceId) || str(cb.openConversationId);
     let reply: Reply;
     try {
       reply = await interactions.click(person, params.action, params.value, ctx(channel));

@@ -67,6 +67,10 @@ export interface CallbackAnswer {
 
 const COMMAND_PREFIX = /^\/(incident|firebell)\b\s*/i;
 
+/** A string field of a payload, or '' for anything else (an object's String() can throw). */
+const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+
+
 /** The text of an `im.message.receive_v1` message with the bot's mention dropped and others named. */
 export function messageText(message: Json, botOpenId?: string): string | null {
   if (message.message_type !== 'text' || typeof message.content !== 'string') return null;
@@ -83,7 +87,7 @@ export function messageText(message: Json, botOpenId?: string): string | null {
     if (typeof m?.key !== 'string') continue;
     // In a group the bot is reached by an @mention; with no bot id known, the first one is it.
     const isBot = botOpenId ? m.id?.open_id === botOpenId : m === mentions[0];
-    text = text.split(m.key).join(isBot ? '' : `@${String(m.name ?? '')}`);
+    text = text.split(m.key).join(isBot ? '' : `@${str(m.name)}`);
   }
   return text.replace(/\s+/g, ' ').trim().replace(COMMAND_PREFIX, '');
 }
@@ -119,7 +123,7 @@ export function createFeishuEvents(opts: FeishuEventsOptions) {
     if (sender.sender_type !== 'user' || typeof openId !== 'string' || !message.chat_id) return;
     const person = identify(policy, 'feishu', openId);
     const locale = localeOf(policy, person.id);
-    const place: FeishuPlace = { chatId: String(message.chat_id), ...(message.chat_type === 'group' && message.message_id ? { messageId: String(message.message_id) } : {}) };
+    const place: FeishuPlace = { chatId: str(message.chat_id), ...(message.chat_type === 'group' && str(message.message_id) ? { messageId: str(message.message_id) } : {}) };
     const text = messageText(message, opts.botOpenId);
     let reply: Reply;
     try {
@@ -165,7 +169,7 @@ export function createFeishuEvents(opts: FeishuEventsOptions) {
     if (typeof openId !== 'string') return {};
     const person = identify(policy, 'feishu', openId);
     const locale = localeOf(policy, person.id);
-    const chatId = String(event.context?.open_chat_id ?? '');
+    const chatId = str(event.context?.open_chat_id);
     const decoded = codec.decode(event.action?.value);
     const toast = (reply: Reply, fallbackOk: string): CallbackAnswer => {
       if (reply.kind === 'text') return { toast: { type: reply.refused ? 'error' : 'success', content: reply.text } };
@@ -206,7 +210,7 @@ export function createFeishuEvents(opts: FeishuEventsOptions) {
   /** Handles one verified payload; resolves to the JSON answer. Never throws for bad input. */
   async function handle(payload: Json): Promise<unknown> {
     const header: Json = payload.header ?? {};
-    const type = String(header.event_type ?? payload.event?.type ?? '');
+    const type = str(header.event_type) || str(payload.event?.type);
     const id = header.event_id ?? payload.uuid;
     if (typeof id === 'string' && id && !(await firstTime(`feishu:event:${id}`))) {
       logger.info('feishu duplicate delivery skipped', { eventId: id, type });
@@ -215,21 +219,21 @@ export function createFeishuEvents(opts: FeishuEventsOptions) {
     const event: Json = payload.event ?? {};
     switch (type) {
       case 'im.message.receive_v1':
-        void onMessage(event);
+        void onMessage(event).catch((err: unknown) => logger.error('feishu message failed', { error: err instanceof Error ? err.message : String(err) }));
         return {};
       case 'application.bot.menu_v6':
-        void onMenu(event);
+        void onMenu(event).catch((err: unknown) => logger.error('feishu menu failed', { error: err instanceof Error ? err.message : String(err) }));
         return {};
       case 'card.action.trigger': {
         const work = onCardAction(event).catch((err: unknown): CallbackAnswer => {
           logger.error('feishu card action failed', { error: err instanceof Error ? err.message : String(err) });
-          const locale = localeOf(policy, identify(policy, 'feishu', String(event.operator?.open_id ?? '')).id);
+          const locale = localeOf(policy, identify(policy, 'feishu', str(event.operator?.open_id)).id);
           return { toast: { type: 'error', content: t(locale, 'refuse.unavailable') } };
         });
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<CallbackAnswer>((resolve) => {
           timer = setTimeout(() => {
-            const locale = localeOf(policy, identify(policy, 'feishu', String(event.operator?.open_id ?? '')).id);
+            const locale = localeOf(policy, identify(policy, 'feishu', str(event.operator?.open_id)).id);
             resolve({ toast: { type: 'info', content: t(locale, 'feishu.working') } });
           }, deadline);
         });

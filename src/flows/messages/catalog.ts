@@ -991,7 +991,8 @@ export function isMessageKey(key: string): key is MessageKey {
 
 /** Looks up and fills a message. Unknown parameters stay visible as `{name}` rather than vanish. */
 export function t(locale: Locale, key: MessageKey, params: Record<string, string | number> = {}): string {
-  const template = CATALOGS[locale]?.[key] ?? en[key];
+  // A key the catalog lacks (a forged field name) shows as itself rather than throwing.
+  const template: string = CATALOGS[locale]?.[key] ?? en[key] ?? key;
   return template.replace(/\{(\w+)\}/g, (m, name: string) => (name in params ? String(params[name]) : m));
 }
 
