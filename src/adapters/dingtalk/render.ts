@@ -32,6 +32,7 @@
 import { parseIncidentNumber } from '../../flows/commands/parse';
 import type { ActionId, CardButton, CardField, FormField, NeutralCard, NeutralForm } from '../../flows/messages/card';
 import { t, type MessageKey } from '../../flows/messages/catalog';
+import { largest, oneLine } from '../../flows/messages/format';
 import type { Locale } from '../../flows/policy/policy';
 
 // ---------------------------------------------------------------------------------------------
@@ -204,23 +205,7 @@ function cut(text: string, max: number, warnings: string[], what: string): strin
   return `${c.slice(0, Math.max(0, max - 1)).join('')}…`;
 }
 
-/** One line: line breaks and runs of spaces become one space. */
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
 
-/** The largest n in [0, max] for which ok(n) holds, assuming ok is monotonic; -1 when none does. */
-function largest(max: number, ok: (n: number) => boolean): number {
-  if (!ok(0)) return -1;
-  let lo = 0;
-  let hi = max;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (ok(mid)) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
 
 /** The longest prefix of `text` that, with `…`, passes `fits`; `text` itself when it fits. */
 function cutToFit(text: string, fits: (t: string) => boolean): string {

@@ -17,6 +17,7 @@
  */
 import type { ActionId, CardField, FormField, NeutralCard, NeutralForm } from '../../flows/messages/card';
 import { ACTION_IDS, decodeButtonValue } from '../../flows/messages/card';
+import { largest, oneLine } from '../../flows/messages/format';
 import type { Locale } from '../../flows/policy/policy';
 import { CHAT_APPLINK, FEISHU_LIMITS as L } from './limits';
 
@@ -90,10 +91,6 @@ export function escapeFeishuMarkdown(text: string): string {
     .replace(/^([ \t]*\d+)\./gm, '$1&#46;');
 }
 
-/** One line: line breaks and runs of spaces become one space. */
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
 
 function utf8Bytes(text: string): number {
   return new TextEncoder().encode(text).length;
@@ -215,18 +212,6 @@ function fits(card: FeishuCard): boolean {
   return cardRequestBytes(card) <= L.cardRequestBytes - L.envelopeReserveBytes && countComponents(card.body) <= L.cardComponents;
 }
 
-/** The largest n in [0, max] for which ok(n) holds, assuming ok is monotonic; -1 when none does. */
-function largest(max: number, ok: (n: number) => boolean): number {
-  if (!ok(0)) return -1;
-  let lo = 0;
-  let hi = max;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (ok(mid)) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
 
 /**
  * A neutral card as a Feishu card JSON 2.0. Pure. Buttons carry

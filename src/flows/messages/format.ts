@@ -36,3 +36,21 @@ export function humanDuration(ms: number, locale: Locale): string {
   if (!parts.length) parts.push(`${Math.floor(total / 60)}${u.m}`);
   return parts.join(zh ? '' : ' ');
 }
+
+/** One line: line breaks and runs of spaces become one space (card titles, summaries). */
+export function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** The largest n in [0, max] for which ok(n) holds, assuming ok is monotonic; -1 when none does. */
+export function largest(max: number, ok: (n: number) => boolean): number {
+  if (!ok(0)) return -1;
+  let lo = 0;
+  let hi = max;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (ok(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
