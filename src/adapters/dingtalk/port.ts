@@ -70,6 +70,12 @@ export function createDingTalkPort(client: DingTalkClient, logger: Logger, opts:
   // Fallback cards: what each posted card offered (robot messages cannot be edited). Lost on a
   // restart, which costs one repeated card, never a missing one.
   const offered = new Map<string, string>();
+  const remember = (messageId: string, signature: string) => {
+    offered.delete(messageId);
+    offered.set(messageId, signature);
+    // Bounded: the oldest cards are forgotten first (a forgotten one is posted again once, at worst).
+    if (offered.size > 10_000) offered.delete(offered.keys().next().value!);
+  };
 
   const call = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
@@ -124,7 +130,7 @@ export function createDingTalkPort(client: DingTalkClient, logger: Logger, opts:
     const r = renderActionCard(card, { locale });
     if (r.warnings.length) logger.warn('dingtalk action card trimmed', { warnings: r.warnings });
     const posted = await sendRobot(target, r.msgKey, r.msgParam);
-    offered.set(posted.messageId, offerSignature(card));
+    remember(posted.messageId, offerSignature(card));
     return posted;
   }
 
@@ -201,7 +207,7 @@ export function createDingTalkPort(client: DingTalkClient, logger: Logger, opts:
       if (offered.get(message.messageId) === signature) return;
       const r = renderActionCard(card, { locale });
       await sendRobot({ type: message.channel.startsWith('cid') ? 'channel' : 'user', id: message.channel }, r.msgKey, r.msgParam);
-      offered.set(message.messageId, signature);
+      remember(message.messageId, signature);
     },
     async sendText(target, text) {
       // DingTalk has no threads: a reply under a card is a message in the same chat.
