@@ -75,7 +75,16 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
     if (!effect.createIfMissing) return;
     const target = await resolve(item, effect.platform, port, effect.target);
     if (!target) return;
-    const posted = await port.postCard(target, card);
+    const tag = `${incident.id}:${effect.purpose}`;
+    // A retry may follow a post that happened but was never recorded: look for it first.
+    const found = item.attempts > 0 && port.findCard ? await port.findCard(target, tag).catch(() => null) : null;
+    if (found) {
+      await store.saveBinding({ incidentId: incident.id, platform: effect.platform, purpose: effect.purpose, channel: found.channel, messageId: found.messageId });
+      logger.info('card found again after a lost answer', { incident: incident.number, platform: effect.platform, purpose: effect.purpose });
+      await port.updateCard(found, card);
+      return;
+    }
+    const posted = await port.postCard(target, card, tag);
     await store.saveBinding({ incidentId: incident.id, platform: effect.platform, purpose: effect.purpose, channel: posted.channel, messageId: posted.messageId });
   }
 

@@ -205,8 +205,17 @@ export class ChatDeliveryError extends Error {
  */
 export interface ChatPort {
   readonly platform: Platform;
-  /** Posts a card; resolves to where it landed. Throws ChatDeliveryError. */
-  postCard(target: Target, card: NeutralCard): Promise<PostedMessage>;
+  /**
+   * Posts a card; resolves to where it landed. `tag` (incident and purpose) is attached where the
+   * platform can carry it, so `findCard` can find the post again. Throws ChatDeliveryError.
+   */
+  postCard(target: Target, card: NeutralCard, tag?: string): Promise<PostedMessage>;
+  /**
+   * The card this bot posted into `target` with `tag`, or null: asked before posting again on a
+   * retry, because a post whose answer was lost (a crash, the database gone between the post and
+   * its record) would otherwise appear twice. Optional; best effort (null when it cannot look).
+   */
+  findCard?(target: Target, tag: string): Promise<PostedMessage | null>;
   /** Replaces a posted card in place (same message). Throws ChatDeliveryError. */
   updateCard(message: PostedMessage, card: NeutralCard): Promise<void>;
   /**

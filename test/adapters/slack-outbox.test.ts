@@ -90,6 +90,24 @@ describe('Slack outbox: delivery when Slack pushes back', () => {
     expect(logged('outbox delivery will be retried', 'slack http 500')).toHaveLength(1);
   });
 
+  it('a post Slack made but whose answer was lost is found again by its metadata: one card, and it is the one kept current', async () => {
+    const { fake } = h;
+    fake.failNext('chat.postMessage', { status: 500, applied: true }, 1);
+    const { number, id } = await report('Scanner on floor 2 offline');
+
+    await fake.waitFor(() => cardsIn(QUEUE, number).length === 1, 8000);
+    await fake.waitFor(() => receiptDelivered(number));
+    await h.bot.scheduler.flush();
+    expect(cardsIn(QUEUE, number)).toHaveLength(1);
+    const card = cardsIn(QUEUE, number)[0]!;
+    expect(card.metadata).toEqual({ event_type: 'firebell_card', event_payload: { tag: `${id}:queue:desk` } });
+    expect(logged('card found again after a lost answer', number)).toHaveLength(1);
+    // The binding is that card: accepting updates it in place.
+    await h.press('U0DESK', card, 'incident.accept');
+    await fake.waitFor(() => h.textOf(fake.messages.get(`${QUEUE}:${card.ts}`)).includes('Accepted by'), 8000);
+    expect(cardsIn(QUEUE, number)).toHaveLength(1);
+  });
+
   it('parks a card Slack refuses for good, logs it without secrets, and keeps delivering other incidents', async () => {
     const { fake } = h;
     fake.failNext('chat.postMessage', { error: 'channel_not_found' }, 1);

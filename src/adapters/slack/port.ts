@@ -153,6 +153,9 @@ function slackRooms(client: WebClient, logger: Logger): RoomPort {
 }
 
 /** ChatPort over Slack's Web API: cards as Block Kit, DMs by posting to the user id. */
+/** Metadata event type of Firebell's cards (Slack message metadata). */
+const CARD_EVENT = 'firebell_card';
+
 export function createSlackPort(client: WebClient, logger: Logger): ChatPort {
   const warn = (warnings: string[], where: string) => {
     if (warnings.length) logger.warn('slack card trimmed to fit limits', { where, warnings });
@@ -160,15 +163,36 @@ export function createSlackPort(client: WebClient, logger: Logger): ChatPort {
   return {
     platform: 'slack',
     rooms: slackRooms(client, logger),
-    async postCard(target: Target, card: NeutralCard): Promise<PostedMessage> {
+    async postCard(target: Target, card: NeutralCard, tag?: string): Promise<PostedMessage> {
       const { text, blocks, warnings } = renderCard(card);
       warn(warnings, target.id);
       try {
-        // Posting to a user id opens (or reuses) the app's DM with them.
-        const res = await client.chat.postMessage({ channel: target.id, text, blocks: blocks as never, unfurl_links: false });
+        // Posting to a user id opens (or reuses) the app's DM with them. The tag rides along as
+        // message metadata, so findCard can recognise the post (chat.postMessage has no idempotency key).
+        const res = await client.chat.postMessage({
+          channel: target.id,
+          text,
+          blocks: blocks as never,
+          unfurl_links: false,
+          ...(tag ? { metadata: { event_type: CARD_EVENT, event_payload: { tag } } } : {}),
+        });
         return { channel: String(res.channel), messageId: String(res.ts) };
       } catch (err) {
         throw toDeliveryError(err);
+      }
+    },
+    async findCard(target: Target, tag: string): Promise<PostedMessage | null> {
+      try {
+        // A DM is found by the IM channel Slack keeps for the user.
+        const channel = target.type === 'user' ? String((await client.conversations.open({ users: target.id })).channel?.id ?? '') : target.id;
+        if (!channel) return null;
+        // The newest 100 messages: a lost post is retried within minutes.
+        const res = await client.conversations.history({ channel, limit: 100, include_all_metadata: true });
+        const m = (res.messages ?? []).find((x) => x.bot_id && x.metadata?.event_type === CARD_EVENT && (x.metadata.event_payload as { tag?: unknown } | undefined)?.tag === tag);
+        return m?.ts ? { channel, messageId: m.ts } : null;
+      } catch (err) {
+        logger.warn('slack card look-up failed; posting it again', { error: (err as Error).message });
+        return null;
       }
     },
     async updateCard(message: PostedMessage, card: NeutralCard): Promise<void> {
