@@ -198,6 +198,26 @@ function poolFigures(pool: Awaited<ReturnType<typeof runPool>>) {
   return { sent, okIdx, statusCounts, errorSamples, ackSamplesMs: sent.map((r) => r.ms) };
 }
 
+/** The ack figures of one level, the same for Firebell's levels and the bare Bolt baseline's. */
+function ackFields(o: { kind: LevelResult['kind']; label: string; concurrency: number; requests: Prepared[] }, pool: Awaited<ReturnType<typeof runPool>>) {
+  const { sent, okIdx, statusCounts, errorSamples, ackSamplesMs } = poolFigures(pool);
+  return {
+    kind: o.kind,
+    label: o.label,
+    concurrency: o.concurrency,
+    planned: o.requests.length,
+    sent: sent.length,
+    ok: okIdx.length,
+    errors: sent.length - okIdx.length,
+    statusCounts,
+    errorSamples,
+    stoppedByTimeLimit: pool.stoppedByTime,
+    sendWindowS: round(pool.durationMs / 1000, 3),
+    acksPerSec: round(okIdx.length / (pool.durationMs / 1000), 1),
+    ack: summarize(ackSamplesMs),
+  };
+}
+
 export interface LevelResult {
   kind: 'slash_command' | 'button_click';
   label: string;
@@ -246,7 +266,7 @@ export async function runLevel(
   const pool = await runPool(h.endpoint, o.requests, o.concurrency, o.maxMs, o.client ?? 'fetch');
   const resources = send.stop();
 
-  const { sent, okIdx, statusCounts, errorSamples, ackSamplesMs } = poolFigures(pool);
+  const { okIdx } = poolFigures(pool);
 
   const expected = new Set(okIdx.map((i) => o.requests[i]!.responseId));
   const work = await waitForWork(h, expected, fromIndex, o.drainTimeoutMs);
@@ -275,19 +295,7 @@ export async function runLevel(
   };
 
   return {
-    kind: o.kind,
-    label: o.label,
-    concurrency: o.concurrency,
-    planned: o.requests.length,
-    sent: sent.length,
-    ok: okIdx.length,
-    errors: sent.length - okIdx.length,
-    statusCounts,
-    errorSamples,
-    stoppedByTimeLimit: pool.stoppedByTime,
-    sendWindowS: round(pool.durationMs / 1000, 3),
-    acksPerSec: round(okIdx.length / (pool.durationMs / 1000), 1),
-    ack: summarize(ackSamplesMs),
+    ...ackFields(o, pool),
     reply: { ...summarize(replyMs), received: replyMs.length },
     allWorkDoneS,
     completedPerSec: allWorkDoneS ? round(okIdx.length / allWorkDoneS, 1) : null,
@@ -333,21 +341,8 @@ export async function runAckLevel(
   const phase = watchPhase(sampler);
   const pool = await runPool(endpoint, o.requests, o.concurrency, o.maxMs, o.client ?? 'fetch');
   const resources = phase.stop();
-  const { sent, okIdx, statusCounts, errorSamples, ackSamplesMs } = poolFigures(pool);
   return {
-    kind: o.kind,
-    label: o.label,
-    concurrency: o.concurrency,
-    planned: o.requests.length,
-    sent: sent.length,
-    ok: okIdx.length,
-    errors: sent.length - okIdx.length,
-    statusCounts,
-    errorSamples,
-    stoppedByTimeLimit: pool.stoppedByTime,
-    sendWindowS: round(pool.durationMs / 1000, 3),
-    acksPerSec: round(okIdx.length / (pool.durationMs / 1000), 1),
-    ack: summarize(ackSamplesMs),
+    ...ackFields(o, pool),
     rss: { startMb: resources.rssStartMb, peakMb: resources.rssPeakMb, endMb: resources.rssEndMb, growthMb: round(resources.rssPeakMb - resources.rssStartMb, 1) },
     heapAfterGcMb: heapAfterGcMb(),
     resources,
