@@ -266,7 +266,8 @@ export function createDispatcher(deps: DispatcherDeps) {
    * command. Idempotent: recording the same thing again changes nothing and is not an error.
    */
   async function record(incidentId: string, command: Command): Promise<void> {
-    const r = await act({ kind: 'system', reason: 'war_room' }, { id: incidentId }, command, { platform: 'system' });
+    const reason = command.type === 'RecordDeliveryFailure' ? 'delivery' : 'war_room';
+    const r = await act({ kind: 'system', reason }, { id: incidentId }, command, { platform: 'system' });
     if (!r.ok && r.reason !== 'nothing_changed') logger.warn('could not record on the timeline', { incidentId, command: command.type, reason: r.reason });
   }
 

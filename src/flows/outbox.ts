@@ -265,6 +265,21 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
   }
 
   /**
+   * Puts a parked delivery on the incident's timeline, so whoever looks at the incident sees what
+   * never arrived (the log and the metric say it to operators). A failure to record is only
+   * logged: the item is parked either way.
+   */
+  async function recordFailure(item: OutboxItem, attempts: number, error: string): Promise<void> {
+    const e = item.effect;
+    const purpose = e.kind === 'card.sync' ? e.purpose : e.kind === 'message.send' ? e.key : null;
+    try {
+      await deps.record?.(item.incidentId, { type: 'RecordDeliveryFailure', platform: e.platform, what: e.kind, purpose, attempts, error });
+    } catch (err) {
+      logger.warn('could not record a failed delivery on the timeline', { key: item.key, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  /**
    * One pass: claims due items and delivers them. Returns how many were handled, and the earliest
    * time an item retried in this pass becomes due again (null when none was retried).
    */
@@ -294,6 +309,7 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
             if (give_up) {
               result.failed++;
               logger.error('outbox delivery failed for good', { key: item.key, kind: item.effect.kind, platform: item.effect.platform, attempts, error: message });
+              await recordFailure(item, attempts, message);
             } else {
               result.retried++;
               // The scheduler wakes the worker then, so a Retry-After is honoured to the second.

@@ -96,6 +96,9 @@ const REPORTER_NEWS = new Set<EventBody['type']>([
  * the effects are written to the outbox in the same transaction as the change.
  */
 export function planEffects(before: Incident | null, after: Incident, events: EventBody[], actor: Actor, ctx: PlanContext, at: string = after.reportedAt): Effect[] {
+  // A delivery that failed for good is recorded, never announced: saying so would be one more
+  // delivery to the platform that just refused, and a refused notice would record another failure.
+  if (events.length > 0 && events.every((e) => e.type === 'DeliveryFailed')) return [];
   const effects: Effect[] = [];
   const { policy } = ctx;
 

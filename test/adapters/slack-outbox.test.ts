@@ -143,6 +143,24 @@ describe('Slack outbox: delivery when Slack pushes back', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ level: 'error', platform: 'slack', attempts: 1 });
 
+    // Not silent: the incident's timeline says what never arrived, once, and announcing that
+    // was not attempted (it would be one more post to the channel that refused).
+    const timeline = await h.bot.store.timeline(lost.id);
+    const recorded = timeline.filter((e) => e.event.type === 'DeliveryFailed');
+    expect(recorded.map((e) => e.event)).toEqual([
+      { type: 'DeliveryFailed', platform: 'slack', what: 'card.sync', purpose: 'queue:desk', attempts: 1, error: expect.stringContaining('channel_not_found') },
+    ]);
+    expect(recorded[0]!.actor).toEqual({ kind: 'system', reason: 'delivery' });
+    expect(postsAbout(lost.number).filter((c) => c.args.channel === QUEUE)).toHaveLength(1);
+    // Whoever asks for the incident sees it on its card.
+    const status = await h.slack.command(REPORTER, `status ${lost.number}`);
+    await h.fake.waitFor((f) => f.responses.some((x) => x.id === status.responseId));
+    expect(JSON.stringify(h.fake.responses.find((x) => x.id === status.responseId)!.body)).toMatch(/⚠ A card not delivered to Slack .*\(tried 1×\): .*channel_not_found/);
+    // And the operators' metric counts it.
+    const metrics = await (await fetch(h.endpoint.replace('/slack/events', '/metrics'))).text();
+    expect(metrics).toMatch(/^firebell_outbox_failed 1$/m);
+    expect(metrics).toMatch(/^firebell_outbox_deliveries_total\{result="failed"\} 1$/m);
+
     // No secret anywhere in the log, across every test of this file.
     expect(h.logs.length).toBeGreaterThan(0);
     for (const line of h.logs) {

@@ -140,6 +140,7 @@ const FITTING: Record<Command['type'], Exclude<ActorSpec['pick'], 'fitting' | 'p
   AttachReport: 'system',
   RecordWarRoom: 'system',
   RecordRoomMembers: 'system',
+  RecordDeliveryFailure: 'system',
 };
 
 function resolveActor(spec: ActorSpec, state: Incident, p: Policy, type: Command['type']): Actor {

@@ -383,6 +383,10 @@ const SAMPLES: { [K in EventType]: (at: number) => Extract<EventBody, { type: K 
   ReportLinked: () => [{ type: 'ReportLinked', incidentId: randomUUID(), number: 'INC-8', reporter: guestRef(), automatic: true }],
   LinkedToMajor: () => [{ type: 'LinkedToMajor', majorId: randomUUID(), number: 'INC-7', title: 'VPN down', automatic: true }],
   ReviewScheduled: (at) => [{ type: 'ReviewScheduled', owner: personRef('chen.jing'), dueAt: iso(at + 5 * DAY) }],
+  DeliveryFailed: () => [
+    { type: 'DeliveryFailed', platform: 'slack', what: 'card.sync', purpose: 'queue:desk', attempts: 8, error: 'channel_not_found' },
+    { type: 'DeliveryFailed', platform: 'feishu', what: 'message.send', purpose: null, attempts: 64, error: 'Feishu 99991400: request trigger frequency limit' },
+  ],
 };
 
 /** Templates without a `{time}` slot: nothing to take out. */

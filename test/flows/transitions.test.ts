@@ -59,6 +59,8 @@ const EXPECTED: Record<CommandType, Partial<Record<Status, Status>>> = {
   // what the platform did (a room, its members) is recorded whenever it happens
   RecordWarRoom: { new: 'new', in_progress: 'in_progress', pending: 'pending', resolved: 'resolved', closed: 'closed' },
   RecordRoomMembers: { new: 'new', in_progress: 'in_progress', pending: 'pending', resolved: 'resolved', closed: 'closed' },
+  // A delivery can fail in any status.
+  RecordDeliveryFailure: { pending_approval: 'pending_approval', new: 'new', in_progress: 'in_progress', pending: 'pending', resolved: 'resolved', closed: 'closed', rejected: 'rejected' },
 };
 
 const ALL_COMMANDS = Object.keys(EXPECTED) as CommandType[];
@@ -114,6 +116,7 @@ const COMMANDS: Record<CommandType, Command> = {
   AttachReport: { type: 'AttachReport', incidentId: '00000000-0000-4000-8000-000000000098', number: 'INC-98', reporter: personRef('reporter.a') },
   RecordWarRoom: { type: 'RecordWarRoom', platform: 'slack', channel: 'C0ROOM', name: 'inc-1-x', invited: 3, uninvited: [] },
   RecordRoomMembers: { type: 'RecordRoomMembers', platform: 'slack', names: ['Li Wei'], uninvited: [] },
+  RecordDeliveryFailure: { type: 'RecordDeliveryFailure', platform: 'slack', what: 'message.send', purpose: null, attempts: 8, error: 'channel_not_found' },
 };
 
 /** Commands that act on a major incident: the state under test is one (with a Slack room). */
@@ -130,7 +133,7 @@ function authorised(type: CommandType, state: Incident): Actor {
   if (type === 'AcceptIncident') return as('zhang.san'); // member of the desk (the current tier)
   if (type === 'ResolveIncident' && state.status === 'new') return as('zhang.san');
   if (type === 'RateIncident') return { kind: 'person', person: state.reporter };
-  if (type === 'RecordWarRoom' || type === 'RecordRoomMembers' || type === 'LinkToMajor' || type === 'AttachReport') return SYSTEM;
+  if (type === 'RecordWarRoom' || type === 'RecordRoomMembers' || type === 'RecordDeliveryFailure' || type === 'LinkToMajor' || type === 'AttachReport') return SYSTEM;
   if (type === 'DeclareMajor' || type === 'ConfirmMajor' || type === 'DowngradeMajor' || type === 'ChangeMajorRoles' || type === 'PostStatusUpdate' || type === 'JoinWarRoom') return as('chen.jing');
   if (type === 'AddNote') return as('li.wei');
   return SYSTEM;
@@ -141,7 +144,7 @@ const PAIRS = ALL_COMMANDS.flatMap((type) => STATUSES.map((status) => [type, sta
 describe('lifecycle table (DOMAIN.md §4)', () => {
   it('enumerates every command × status pair', () => {
     expect(ALL_COMMANDS.sort()).toEqual((Object.keys(TRANSITIONS) as CommandType[]).sort());
-    expect(PAIRS).toHaveLength(25 * 7);
+    expect(PAIRS).toHaveLength(26 * 7);
   });
 
   it.each(PAIRS)('TRANSITIONS: %s from %s is possible exactly when the spec says', (type, status) => {

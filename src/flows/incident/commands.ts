@@ -45,6 +45,12 @@ export type Command =
   | { type: 'RecordWarRoom'; platform: Platform; channel: string; name: string; invited: number; uninvited: { name: string; error: string }[] }
   /** A person asks to be added to the war room on a platform (the Join war room button). */
   | { type: 'JoinWarRoom'; platform: Platform; user: string }
-  | { type: 'RecordRoomMembers'; platform: Platform; names: string[]; uninvited: { name: string; error: string }[] };
+  | { type: 'RecordRoomMembers'; platform: Platform; names: string[]; uninvited: { name: string; error: string }[] }
+  /**
+   * The bot, after a message about the incident could not be delivered even after its retries
+   * (the outbox parked it): `what` is the delivery's kind (card.sync, message.send, room.open, …),
+   * `purpose` the card or message it was, when known.
+   */
+  | { type: 'RecordDeliveryFailure'; platform: Platform; what: string; purpose: string | null; attempts: number; error: string };
 
 export type CommandType = Command['type'];

@@ -222,6 +222,12 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
       if (!system) return reject({ reason: 'forbidden', need: 'reporter_or_owner' });
       return { ok: true, events: [{ type: 'IncidentClosed', automatic: true }] };
     }
+    case 'RecordDeliveryFailure': {
+      // Only the outbox knows a delivery failed; no person can say so.
+      if (!system) return reject({ reason: 'forbidden', need: 'manager_or_pm' });
+      const { platform, what, purpose, attempts } = cmd;
+      return { ok: true, events: [{ type: 'DeliveryFailed', platform, what, purpose, attempts, error: cmd.error.slice(0, 300) }] };
+    }
   }
 }
 
@@ -263,6 +269,7 @@ function apply(state: Incident, event: EventBody, at: string): Incident {
       return applyMajor(state, event, at);
     case 'SlaThresholdReached':
     case 'EscalationStepReached':
+    case 'DeliveryFailed':
       return state;
     case 'IncidentReported':
       return event.incident;

@@ -35,6 +35,8 @@ export type EventBody =
       escalated: boolean;
       notified: string[];
     }
+  /** A notice or card about the incident could not be delivered even after its retries (parked in the outbox). */
+  | { type: 'DeliveryFailed'; platform: Platform; what: string; purpose: string | null; attempts: number; error: string }
   | MajorEventBody;
 
 /** The major-incident facts (DOMAIN.md §6). */

@@ -37,6 +37,8 @@ export const TRANSITIONS: Readonly<Record<CommandType, { from: readonly Status[]
   RecordWarRoom: { from: ['new', 'in_progress', 'pending', 'resolved', 'closed'], to: 'same' },
   JoinWarRoom: { from: ['new', 'in_progress', 'pending', 'resolved'], to: 'same' },
   RecordRoomMembers: { from: ['new', 'in_progress', 'pending', 'resolved', 'closed'], to: 'same' },
+  // A delivery can fail whatever the incident's status, even once it is rejected or closed.
+  RecordDeliveryFailure: { from: ['pending_approval', 'new', 'in_progress', 'pending', 'resolved', 'closed', 'rejected'], to: 'same' },
 };
 
 export function allowedFrom(command: CommandType, status: Status): boolean {

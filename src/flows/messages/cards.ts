@@ -98,6 +98,16 @@ export function outcomeLine(entry: TimelineEntry, ctx: CardContext): string {
       return t(locale, 'outcome.LinkedToMajor', { time, number: e.number });
     case 'ReviewScheduled':
       return t(locale, 'outcome.ReviewScheduled', { owner: e.owner?.name ?? '—', due: formatTime(e.dueAt, locale, ctx.policy.timeZone) });
+    case 'DeliveryFailed': {
+      const what = e.what.startsWith('card') ? 'card' : e.what.startsWith('message') ? 'message' : 'room';
+      return t(locale, 'outcome.DeliveryFailed', {
+        time,
+        what: t(locale, `delivery.what.${what}`),
+        platform: t(locale, `platform.${e.platform}`),
+        attempts: e.attempts,
+        error: truncate(e.error, 200),
+      });
+    }
     default:
       return t(locale, `outcome.${e.type}` as MessageKey, { actor, time });
   }

@@ -309,4 +309,5 @@ const NOTICES = new Set<EventBody['type']>([
   'WarRoomArchived',
   'ReportLinked',
   'ReviewScheduled',
+  'DeliveryFailed',
 ]);
