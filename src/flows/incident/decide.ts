@@ -119,7 +119,9 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
       };
     }
     case 'RejectIncident': {
-      if (!system && !manager && !isTierMember(policy, id, state.tier)) {
+      // The desk screens every report (DOMAIN.md §4, seed 002), also one the matrix already moved
+      // on; the tier it sits in may turn it away too.
+      if (!system && !manager && !isTierMember(policy, id, 'desk') && !isTierMember(policy, id, state.tier)) {
         return reject({ reason: 'forbidden', need: 'tier_member_or_manager' });
       }
       const reason = text(cmd.reason, 'reason', LIMITS.reason, true);
@@ -168,7 +170,9 @@ export function decide(state: Incident, cmd: Command, ctx: DecideContext): Decis
       return { ok: true, events: [resolved, ...review] };
     }
     case 'ConfirmResolution': {
-      if (!system && !reporterOrOwner) return reject({ reason: 'forbidden', need: 'reporter_or_owner' });
+      // A major incident is closed by the desk after its follow-up visit 回访 (DOMAIN.md §6).
+      const deskFollowUp = isLiveMajor(state) && isTierMember(policy, id, 'desk');
+      if (!system && !reporterOrOwner && !deskFollowUp) return reject({ reason: 'forbidden', need: 'reporter_or_owner' });
       return { ok: true, events: [{ type: 'ResolutionConfirmed' }] };
     }
     case 'ReopenIncident': {
