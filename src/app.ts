@@ -94,10 +94,10 @@ export async function createFirebell(opts: FirebellOptions) {
   const ports: Partial<Record<Platform, ChatPort>> = {};
   const consolePort = opts.console ? createConsolePort(opts.console.output, { color: opts.console.color ?? false, locale: policy.locale }) : null;
   if (consolePort) ports.console = consolePort;
-  if (env.SLACK_BOT_TOKEN) ports.slack = createSlackPort(createSlackWebClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL), logger);
+  if (env.SLACK_BOT_TOKEN) ports.slack = createSlackPort(createSlackWebClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL, env.FIREBELL_API_TIMEOUT_MS), logger);
   let feishuPort: FeishuPort | null = null;
   if (env.FEISHU_APP_ID && env.FEISHU_APP_SECRET) {
-    const client = createFeishuClient({ appId: env.FEISHU_APP_ID, appSecret: env.FEISHU_APP_SECRET, ...(env.FEISHU_DOMAIN ? { domain: env.FEISHU_DOMAIN } : {}), logger });
+    const client = createFeishuClient({ appId: env.FEISHU_APP_ID, appSecret: env.FEISHU_APP_SECRET, timeoutMs: env.FIREBELL_API_TIMEOUT_MS, ...(env.FEISHU_DOMAIN ? { domain: env.FEISHU_DOMAIN } : {}), logger });
     // People configured by e-mail or mobile get their open_id once, before anything is sent.
     await resolveFeishuPeople(client, policy, logger);
     feishuPort = createFeishuPort(client, logger, { locale: policy.locale, ...(env.FEISHU_DOMAIN?.includes('larksuite') ? { chatApplink: 'https://applink.larksuite.com/client/chat/open' } : {}) });
@@ -106,7 +106,7 @@ export async function createFirebell(opts: FirebellOptions) {
   let dingtalkPort: DingTalkPort | null = null;
   const dingtalkClient =
     env.DINGTALK_CLIENT_ID && env.DINGTALK_CLIENT_SECRET
-      ? createDingTalkClient({ clientId: env.DINGTALK_CLIENT_ID, clientSecret: env.DINGTALK_CLIENT_SECRET, ...(env.DINGTALK_API_URL ? { apiUrl: env.DINGTALK_API_URL } : {}), ...(env.DINGTALK_OAPI_URL ? { oapiUrl: env.DINGTALK_OAPI_URL } : {}), logger })
+      ? createDingTalkClient({ clientId: env.DINGTALK_CLIENT_ID, clientSecret: env.DINGTALK_CLIENT_SECRET, timeoutMs: env.FIREBELL_API_TIMEOUT_MS, ...(env.DINGTALK_API_URL ? { apiUrl: env.DINGTALK_API_URL } : {}), ...(env.DINGTALK_OAPI_URL ? { oapiUrl: env.DINGTALK_OAPI_URL } : {}), logger })
       : null;
   if (dingtalkClient && env.DINGTALK_CLIENT_ID) {
     // People configured by mobile get their staff id once, before anything is sent.

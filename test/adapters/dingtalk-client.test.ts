@@ -30,6 +30,16 @@ describe('DingTalk client', () => {
     throw new Error('expected a failure');
   };
 
+  it('a call DingTalk never answers fails at the deadline and is retried by the outbox, not waited on forever', async () => {
+    const quick = createDingTalkClient({ clientId: fake.appKey, clientSecret: fake.appSecret, apiUrl: fake.url, oapiUrl: fake.url, logger: silentLogger, timeoutMs: 300 });
+    await quick.api('POST', '/v1.0/robot/groupMessages/send', { robotCode: fake.robotCode, openConversationId: 'cidOps==', msgKey: 'sampleText', msgParam: JSON.stringify({ content: 'warm' }) });
+    fake.failNext('robot.groupMessages.send', { hang: true });
+    const started = Date.now();
+    const e = await deliveryError(() => quick.api('POST', '/v1.0/robot/groupMessages/send', { robotCode: fake.robotCode, openConversationId: 'cidOps==', msgKey: 'sampleText', msgParam: JSON.stringify({ content: 'hi' }) }));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(e).toMatchObject({ permanent: false });
+  });
+
   it('fetches one token for many calls at once, and uses it on both APIs', async () => {
     const before = fake.callsTo('oauth2.accessToken').length;
     await Promise.all([send(), send(), send(), client.oapi('/topapi/v2/user/getbymobile', { mobile: '13800000000' }).catch(() => null)]);

@@ -15,12 +15,12 @@ afterEach(async () => {
   fake = null;
 });
 
-async function setup(opts: { legacyAnnouncements?: boolean } = {}) {
+async function setup(opts: { legacyAnnouncements?: boolean; timeoutMs?: number } = {}) {
   fake = await createFakeFeishu(opts);
   const logs: string[] = [];
   const logger = createLogger({ level: 'debug', secrets: [fake.appSecret], write: (l) => logs.push(l) });
   // A distinct app id per fake keeps the SDK's module-wide token cache from crossing tests.
-  const client = createFeishuClient({ appId: fake.appId, appSecret: fake.appSecret, domain: fake.url, logger });
+  const client = createFeishuClient({ appId: fake.appId, appSecret: fake.appSecret, domain: fake.url, logger, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
   const port = createFeishuPort(client, logger, { locale: 'zh-CN' });
   return { fake, port, rooms: port.rooms!, logs };
 }
@@ -64,5 +64,22 @@ describe('Feishu war-room groups', () => {
     await rooms.archiveRoom(a.channel);
     await rooms.archiveRoom(a.channel);
     expect(fake.chats.get(a.channel)!.name).toBe('[已归档] INC-10 打印');
+  });
+});
+
+describe('Feishu calls that never answer', () => {
+  it('fail at the deadline as a retryable delivery error instead of holding the outbox', async () => {
+    const { fake, port } = await setup({ timeoutMs: 300 });
+    const target = { type: 'user' as const, id: fake.addUser({ openId: 'ou_timeout_1', name: '李伟' }).openId };
+    await port.sendText(target, '预热');
+    fake.failNext('im.message.create', { hang: true });
+    const started = Date.now();
+    const err = await port.sendText(target, '你好').then(() => null, (e: unknown) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(err).toBeInstanceOf(ChatDeliveryError);
+    expect(err).toMatchObject({ permanent: false });
+    // The next try goes through.
+    await port.sendText(target, '你好');
+    expect(fake.callsTo('im.message.create').map((c) => c.status)).toEqual([200, 0, 200]);
   });
 });

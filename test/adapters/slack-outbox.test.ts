@@ -169,3 +169,72 @@ describe('Slack outbox: delivery when Slack pushes back', () => {
     }
   });
 });
+
+describe('Slack outbox: a Web API call that never answers', () => {
+  let h: SlackBotHarness;
+
+  beforeAll(async () => {
+    // A short deadline so the test does not wait the production default (10 s) per stall.
+    h = await startSlackBot(testPolicy(), { env: { FIREBELL_API_TIMEOUT_MS: '400' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function report(title: string): Promise<{ number: string; id: string }> {
+    const r = await h.slack.command(REPORTER, title, { channel: 'C0GENERAL' });
+    await h.fake.waitFor((f) => f.responses.some((x) => x.id === r.responseId));
+    const number = /INC-\d+/.exec(h.fake.responses.find((x) => x.id === r.responseId)!.body.text)![0];
+    return { number, id: (await h.bot.store.getByNumber(number))!.id };
+  }
+  /** Waits until the outbox owes nothing (a retry waits out its backoff first). */
+  async function drained() {
+    const deadline = Date.now() + 15_000;
+    while ((await h.bot.store.undelivered(10)).length > 0) {
+      if (Date.now() > deadline) throw new Error(`still owed: ${JSON.stringify(await h.bot.store.undelivered(10))}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await h.bot.scheduler.flush();
+  }
+  const about = (number: string) => h.fake.calls.filter((c) => c.method.startsWith('chat.') && JSON.stringify(c.args).includes(number));
+
+  it('gives up on a stalled post at the deadline, retries it, and everything about the incident arrives once, in order', async () => {
+    const { fake } = h;
+    fake.failNext('chat.postMessage', { hang: true }, 1);
+    const { number } = await report('Door controller offline at gate C');
+    const cardOf = () => h.messagesIn(QUEUE).find((m) => h.textOf(m).includes(number));
+    await fake.waitFor(() => cardOf() !== undefined, 10_000);
+    const card = cardOf()!;
+    // Work done while the first post was stalled is delivered behind it, not before.
+    await h.press('U0DESK', card, 'incident.accept');
+    await fake.waitFor(() => h.textOf(fake.messages.get(`${QUEUE}:${card.ts}`)).includes('Accepted by Zhang San'), 10_000);
+    await drained();
+
+    const calls = about(number);
+    const toQueue = calls.filter((c) => c.method === 'chat.postMessage' && c.args.channel === QUEUE && c.args.thread_ts === undefined);
+    expect(toQueue.map((c) => c.status)).toEqual([0, 200]);
+    // The retry came after the deadline, not before it.
+    expect(toQueue[1]!.at - toQueue[0]!.at).toBeGreaterThanOrEqual(400);
+    expect(h.messagesIn(QUEUE).filter((m) => m.thread_ts === undefined && h.textOf(m).includes(number))).toHaveLength(1);
+    // Order per incident: the card, then the receipt, then the card's update for the accept.
+    const delivered = calls.filter((c) => c.status === 200);
+    const cardAt = delivered.findIndex((c) => c.method === 'chat.postMessage' && c.args.channel === QUEUE);
+    const receiptAt = delivered.findIndex((c) => c.method === 'chat.postMessage' && c.args.channel === REPORTER);
+    const updateAt = delivered.findIndex((c) => c.method === 'chat.update');
+    expect(cardAt).toBeGreaterThanOrEqual(0);
+    expect(receiptAt).toBeGreaterThan(cardAt);
+    expect(updateAt).toBeGreaterThan(cardAt);
+    expect(h.messagesIn(REPORTER).filter((m) => (m.text ?? '').startsWith(`Received: ${number}`))).toHaveLength(1);
+    expect(calls.filter((c) => c.status !== 200 && c.status !== 0)).toEqual([]);
+  });
+
+  it('a post Slack made on a stalled connection is found again, not posted twice', async () => {
+    const { fake } = h;
+    fake.failNext('chat.postMessage', { hang: true, applied: true }, 1);
+    const { number } = await report('Badge printer jammed at reception');
+    await fake.waitFor(() => fake.calls.some((c) => c.method === 'conversations.history'), 10_000);
+    await drained();
+    expect(h.messagesIn(QUEUE).filter((m) => m.thread_ts === undefined && h.textOf(m).includes(number))).toHaveLength(1);
+    expect(about(number).filter((c) => c.method === 'chat.postMessage' && c.args.channel === QUEUE).map((c) => c.status)).toEqual([0]);
+  });
+});

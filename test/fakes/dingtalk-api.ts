@@ -97,6 +97,8 @@ export interface DingTalkCall {
  *   gets the error instead, as when the answer is lost.
  */
 export type DingTalkFailure =
+  /** No answer ever comes (the caller's deadline ends it); with `applied`, DingTalk did the work first. */
+  | { hang: true; applied?: boolean }
   | { rateLimited: true; scope?: 'app' | 'global' | 'ip' }
   | { status: 500; applied?: boolean }
   | { code: string | number; message?: string; status?: number; applied?: boolean };
@@ -1190,6 +1192,7 @@ export async function createFakeDingTalk(opts: FakeDingTalkOptions = {}): Promis
         ? oapiError(90002, '您的服务器调用钉钉开放平台当前接口的所有请求都被暂时禁用了')
         : oapiError(90018, '当前应用调用该接口的频率已超过限制，请求被暂时禁用');
     }
+    if ('hang' in f) return { status: 0, body: 'no answer' };
     if ('code' in f) {
       if (r.base === 'api') return apiError(String(f.code), f.message ?? String(f.code), f.status ?? 400);
       return oapiError(typeof f.code === 'number' ? f.code : Number(f.code) || -1, f.message ?? `injected error ${f.code}`, f.status ?? 200);
@@ -1289,6 +1292,8 @@ export async function createFakeDingTalk(opts: FakeDingTalkOptions = {}): Promis
       }
       fake.calls.push({ method, path, name, base, query, headers, body, token, at, status: reply.status, response: reply.body, ...(applyThenFail ? { appliedResponse } : {}) });
       const final = reply;
+      // Never answered: the caller's own deadline ends it (closed with the fake otherwise).
+      if (injected && 'hang' in injected) return;
       if (!(fake.latencyMs > 0)) return send(res, final, base);
       const t = setTimeout(() => {
         delayed.delete(t);

@@ -70,6 +70,8 @@ export interface FeishuCall {
  *   the error instead, as when the process or network fails after Feishu acted.
  */
 export type FeishuFailure =
+  /** No answer ever comes (the caller's deadline ends it); with `applied`, Feishu did the work first. */
+  | { hang: true; applied?: boolean }
   | { rateLimited: true; status?: 400 | 429; resetSeconds?: number; limit?: number }
   | { status: 500; applied?: boolean }
   | { code: number; msg?: string; status?: number; applied?: boolean };
@@ -1294,6 +1296,7 @@ export async function createFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fa
       };
     }
     if ('code' in f) return bad(f.code, f.msg ?? `injected error ${f.code}`, f.status ?? 400);
+    if ('hang' in f) return { status: 0, body: 'no answer' };
     return bad(1500, 'internal error', 500);
   };
 
@@ -1373,6 +1376,8 @@ export async function createFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fa
       }
       fake.calls.push({ method, path, name, query, body, token: bearer, at, status: reply.status, response: reply.body, ...(applyThenFail ? { appliedResponse } : {}) });
       const final = reply;
+      // Never answered: the caller's own deadline ends it (closed with the fake otherwise).
+      if (injected && 'hang' in injected) return;
       if (!(fake.latencyMs > 0)) return send(res, final);
       const t = setTimeout(() => {
         delayed.delete(t);

@@ -115,12 +115,15 @@ export interface FakeUser {
  * - `{ status: 500 }`: outage before Slack did anything.
  * - `{ status: 500, applied: true }`: Slack did the work (side effects happen, e.g. the channel is created) but the
  *   caller gets HTTP 500 instead of the result, as when the process or network fails after Slack acted.
+ * - `{ hang: true }`: no answer ever comes (the connection stays open until the caller gives up); nothing happens.
+ *   With `applied: true` Slack did the work first, as when its answer is lost on a stalled connection.
  */
 export type SlackFailure =
   | { error: string }
   | { status: 429; retryAfter: number }
   | { status: 500 }
-  | { status: 500; applied: true };
+  | { status: 500; applied: true }
+  | { hang: true; applied?: boolean };
 
 /** Handle on a running fake Slack. */
 export interface FakeSlack {
@@ -1202,6 +1205,7 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
 
   const failureReply = (f: SlackFailure): Reply => {
     if ('error' in f) return { status: 200, body: { ok: false, error: f.error } };
+    if ('hang' in f) return { status: 0, body: 'no answer' };
     if (f.status === 429) return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'Retry-After': String(f.retryAfter) } };
     return { status: 500, body: 'Internal Server Error' };
   };
@@ -1281,7 +1285,7 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
       let reply: Reply;
       const injected = takeFailure(method);
       // `{ status: 500, applied: true }` runs the method for real below and only replaces its answer.
-      const applyThenFail = injected !== undefined && 'applied' in injected;
+      const applyThenFail = injected !== undefined && 'applied' in injected && injected.applied === true;
       if (injected && !applyThenFail) reply = failureReply(injected);
       else if (args === null) reply = { status: 200, body: { ok: false, error: 'invalid_json' } };
       else if (token === null) reply = { status: 200, body: { ok: false, error: 'not_authed' } };
@@ -1312,6 +1316,8 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
         ...(applyThenFail ? { appliedResponse } : {}),
       });
       const final = reply;
+      // Never answered: the caller's own deadline ends it (closed with the fake otherwise).
+      if (injected && 'hang' in injected) return;
       if (!(fake.latencyMs > 0)) return send(res, final);
       const t = setTimeout(() => {
         delayed.delete(t);

@@ -33,6 +33,8 @@ export interface FeishuClientOptions {
   /** `https://open.feishu.cn` (default), `https://open.larksuite.com`, or a local fake's URL. */
   domain?: string;
   logger: Logger;
+  /** Deadline for each API call (default 10 s); a call past it fails and the outbox retries. */
+  timeoutMs?: number;
 }
 
 /** The SDK client, its own log lines routed into ours at warn and above (never the secret). */
@@ -47,7 +49,31 @@ export function createFeishuClient(opts: FeishuClientOptions): lark.Client {
     // two deployments (or a test's fakes) from handing each other's tenant tokens around.
     cache: new lark.DefaultCache(),
     logger: { error: say('error'), warn: say('warn'), info: () => {}, debug: () => {}, trace: () => {} },
+    // The default instance's interceptor unwraps `data`, so it is an HttpInstance at run time.
+    httpInstance: withTimeout(lark.defaultHttpInstance as unknown as lark.HttpInstance, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
   });
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/**
+ * The SDK's HTTP instance with a deadline on every call. Its own has none (axios' default is no
+ * timeout), so one Feishu call that never answers would hold the outbox worker for good. Wraps
+ * rather than copies the instance: the SDK's interceptors (the User-Agent, unwrapping `data`)
+ * stay as they are.
+ */
+function withTimeout(base: lark.HttpInstance, timeoutMs: number): lark.HttpInstance {
+  const o = <T extends object | undefined>(opts: T) => ({ timeout: timeoutMs, ...opts });
+  return {
+    request: (opts) => base.request(o(opts)),
+    get: (url, opts) => base.get(url, o(opts)),
+    delete: (url, opts) => base.delete(url, o(opts)),
+    head: (url, opts) => base.head(url, o(opts)),
+    options: (url, opts) => base.options(url, o(opts)),
+    post: (url, data, opts) => base.post(url, data, o(opts)),
+    put: (url, data, opts) => base.put(url, data, o(opts)),
+    patch: (url, data, opts) => base.patch(url, data, o(opts)),
+  };
 }
 
 type Answer = { code?: number; msg?: string; data?: Record<string, any> } | null | undefined;

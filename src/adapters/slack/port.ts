@@ -11,12 +11,14 @@ type WebClient = InstanceType<typeof webApi.WebClient>;
  * A WebClient for outbound delivery. It never retries or waits by itself: the outbox worker owns
  * retries, so a 429 must surface at once with its Retry-After instead of stalling the queue.
  */
-export function createSlackWebClient(token: string, apiUrl: string | undefined): WebClient {
+export function createSlackWebClient(token: string, apiUrl: string | undefined, timeoutMs = 10_000): WebClient {
   return new webApi.WebClient(token, {
     ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
-    timeout: 10_000,
+    // A call that never answers fails at the deadline and goes back to the outbox, instead of
+    // holding the worker (the WebClient's own default is no timeout at all).
+    timeout: timeoutMs,
     logLevel: webApi.LogLevel.ERROR,
   });
 }
