@@ -652,7 +652,7 @@ describe('closing after the follow-up visit (DOMAIN.md §6)', () => {
   });
 
   it('nobody outside the desk closes a major incident on the reporter’s behalf', () => {
-    for (const who of ['li.na', 'chen.jing', 'sun.li', 'vip.user', 'wang.wu']) {
+    for (const who of ['li.na', 'chen.jing', 'sun.li', 'vip.user', 'wang.wu'] as const) {
       expect(step(resolvedMajor(), cmd.confirm, as(who), at(30), policy), who).toMatchObject({ ok: false, reason: 'forbidden' });
     }
   });
