@@ -6,6 +6,7 @@ import { createConsoleChat } from './adapters/console/chat';
 import { createConsolePort } from './adapters/console/port';
 import { createSlackApp, type SlackApp } from './adapters/slack/inbound';
 import { createSlackPort, createSlackWebClient } from './adapters/slack/port';
+import { createWorkGate } from './flows/work-gate';
 import * as lark from '@larksuiteoapi/node-sdk';
 import { createFeishuEvents } from './adapters/feishu/events';
 import { createFeishuHttpHandler } from './adapters/feishu/http';
@@ -175,6 +176,7 @@ export async function createFirebell(opts: FirebellOptions) {
       store,
       policy,
       logger,
+      gate: createWorkGate(env.FIREBELL_WORK_CONCURRENCY),
       ...(opts.slackIdentity ?? {}),
     });
   }

@@ -15,6 +15,8 @@ const envSchema = z
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     /** Commands, clicks and form submissions one person may send per minute (0: no limit). */
     FIREBELL_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(60),
+    /** Acknowledged commands and clicks worked on at once; the rest wait their turn (0: no bound). */
+    FIREBELL_WORK_CONCURRENCY: z.coerce.number().int().min(0).max(10_000).default(32),
     /** Deadline, in ms, for every call to a chat platform's API; a call past it is retried by the outbox. */
     FIREBELL_API_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     SLACK_BOT_TOKEN: optional,

@@ -6,6 +6,7 @@ import { identify } from '../../flows/people';
 import type { IncidentStore, Logger } from '../../flows/ports';
 import type { Policy } from '../../flows/policy/policy';
 import { localeOf } from '../../flows/policy/policy';
+import { createWorkGate, type WorkGate } from '../../flows/work-gate';
 import { FORM_CALLBACK_ID, neutralActionId, readModalValues, renderCard, renderModal } from './render';
 
 
@@ -23,6 +24,8 @@ export interface SlackAppOptions {
   /** Bot identity, so Bolt does not call auth.test at construction (it would crash with no network). */
   botId?: string;
   botUserId?: string;
+  /** Bounds the work behind acknowledged commands and clicks (default: no bound). */
+  gate?: WorkGate;
 }
 
 /** How long a view submission may take before we stop waiting and answer through a message (Slack allows 3 s). */
@@ -71,6 +74,7 @@ function parseFormContext(raw: unknown): FormContext | null {
  */
 export function createSlackApp(opts: SlackAppOptions) {
   const { interactions, store, policy, logger } = opts;
+  const gate = opts.gate ?? createWorkGate(0);
   const socketMode = Boolean(opts.appToken);
   const clientOptions = {
     ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}),
@@ -115,7 +119,17 @@ export function createSlackApp(opts: SlackAppOptions) {
     if (ack && (body.command !== undefined || body.type === 'block_actions')) {
       await ack();
       args.context.firebellAcked = true;
+      // Acknowledged: the rest may wait its turn behind earlier work (see work-gate.ts).
+      return gate.run(() => proceed(args, ack, body));
     }
+    return proceed(args, ack, body);
+  });
+
+  async function proceed(
+    args: { next: () => Promise<void>; context: Record<string, unknown> },
+    ack: (() => Promise<void>) | undefined,
+    body: { event_id?: string; trigger_id?: string; type?: string; command?: string; view?: { id?: string; hash?: string } },
+  ): Promise<void> {
     const key = body.event_id
       ? `slack:event:${body.event_id}`
       : body.type === 'view_submission' && body.view?.id
@@ -137,7 +151,7 @@ export function createSlackApp(opts: SlackAppOptions) {
       }
     }
     await args.next();
-  });
+  }
 
   async function answer(reply: Reply, respond: (msg: Record<string, unknown>) => Promise<unknown>) {
     if (reply.kind === 'card') {

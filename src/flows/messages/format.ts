@@ -1,17 +1,29 @@
 import type { Locale } from '../policy/policy';
 
+/**
+ * Formatters by locale and time zone. Building an Intl.DateTimeFormat costs far more than using
+ * one (every card renders several times), and there are only a few combinations per deployment.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 /** A timestamp as people in the deployment's time zone read it: "11-22 10:42" / "11月22日 10:42". */
 export function formatTime(iso: string, locale: Locale, timeZone: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(locale === 'zh-CN' ? 'zh-CN' : 'en-GB', {
-    timeZone,
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hour12: false,
-  }).format(d);
+  const key = `${locale}|${timeZone}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale === 'zh-CN' ? 'zh-CN' : 'en-GB', {
+      timeZone,
+      month: 'short',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hour12: false,
+    });
+    formatters.set(key, f);
+  }
+  return f.format(d);
 }
 
 /** Cuts text to `max` characters on a character boundary, marking the cut. */
