@@ -221,11 +221,12 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
             { type: 'channel', id: card.channel },
             effect.text,
             { message: { channel: card.channel, messageId: card.messageId }, broadcast: effect.thread.broadcast },
+            item.key,
           );
           return;
         }
         const target = await resolve(item, effect.platform, port, effect.target);
-        if (target) await port.sendText(target, effect.text);
+        if (target) await port.sendText(target, effect.text, undefined, item.key);
         return;
       }
       case 'card.sync':
@@ -258,7 +259,7 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
         if (!target) return;
         const incident = await loadIncident(item);
         const report = buildMajorReport(incident, await store.timeline(incident.id), { policy, locale: effect.locale, now: clock.now().getTime() });
-        await port.sendText(target, reportToChat(report));
+        await port.sendText(target, reportToChat(report), undefined, item.key);
         return;
       }
     }

@@ -207,7 +207,8 @@ export interface ChatPort {
   readonly platform: Platform;
   /**
    * Posts a card; resolves to where it landed. `tag` (incident and purpose) is attached where the
-   * platform can carry it, so `findCard` can find the post again. Throws ChatDeliveryError.
+   * platform can carry it, so `findCard` can find the post again, or used as the send's
+   * de-duplication key where the platform has one (Feishu). Throws ChatDeliveryError.
    */
   postCard(target: Target, card: NeutralCard, tag?: string): Promise<PostedMessage>;
   /**
@@ -220,9 +221,11 @@ export interface ChatPort {
   updateCard(message: PostedMessage, card: NeutralCard): Promise<void>;
   /**
    * Posts a plain notification; with `thread`, as a reply under that message (Slack thread_ts),
-   * also shown in the channel when `broadcast`. Throws ChatDeliveryError.
+   * also shown in the channel when `broadcast`. `key` is the same for every try of one message
+   * (the outbox item's key): where the platform de-duplicates sends by a client key (Feishu's
+   * `uuid`, one hour), a retry after a lost answer then posts nothing new. Throws ChatDeliveryError.
    */
-  sendText(target: Target, text: string, thread?: { message: PostedMessage; broadcast: boolean }): Promise<PostedMessage>;
+  sendText(target: Target, text: string, thread?: { message: PostedMessage; broadcast: boolean }, key?: string): Promise<PostedMessage>;
   /** War rooms, where the platform has them. */
   readonly rooms?: RoomPort;
 }

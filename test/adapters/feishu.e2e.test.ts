@@ -139,6 +139,29 @@ describe('Feishu end to end, HTTP callbacks, in Chinese', () => {
     expect(fake.messages.get(card.message_id)!.history.filter((v) => v.via === 'im.message.patch')).toHaveLength(1);
   });
 
+
+  it('a send Feishu made but whose answer was lost is not made twice: every try carries the same uuid', async () => {
+    await bot.scheduler.flush();
+    // Feishu does the work, then answers HTTP 500 (code 1500): the first three sends of this
+    // report (the answer in the chat, the queue card, the reporter's receipt) all look failed.
+    fake.failNext('im.message.create', { status: 500, applied: true }, 3);
+    await send(messageEvent({ openId: 'ou_guest', chatId: p2pChatId('ou_guest'), chatType: 'p2p', text: '报障 门禁读卡器离线' }));
+    const about = () => fake.callsTo('im.message.create').filter((c) => JSON.stringify(c.body).includes('门禁读卡器离线'));
+    // The outbox's sends are retried (a 500 is Feishu's trouble, not a refusal) until answered.
+    await fake.waitFor(() => about().filter((c) => c.body.uuid !== undefined && c.status === 200).length >= 2, 10_000);
+    await bot.scheduler.flush();
+    const byUuid = new Map<string, number[]>();
+    for (const c of about().filter((x) => x.body.uuid !== undefined)) byUuid.set(String(c.body.uuid), [...(byUuid.get(String(c.body.uuid)) ?? []), c.status]);
+    // Every outbox send that looked failed was tried again with its uuid, and then answered.
+    expect([...byUuid.values()].some((s) => s.length > 1)).toBe(true);
+    for (const statuses of byUuid.values()) expect(statuses.at(-1)).toBe(200);
+    for (const uuid of byUuid.keys()) expect(uuid).toMatch(/^[0-9a-f]{50}$/);
+    // And Feishu kept one of each: one queue card, one receipt.
+    expect(fake.messagesTo(QUEUE.desk).filter((m) => textOf(m).includes('门禁读卡器离线'))).toHaveLength(1);
+    expect(fake.messagesTo('ou_guest').filter((m) => textOf(m).includes('门禁读卡器离线'))).toHaveLength(1);
+    expect(await store.undelivered(10)).toEqual([]);
+  });
+
   it('refuses a forged signature and an unsigned event with nothing stored', async () => {
     const before = (await store.list({ limit: 100 })).length;
     const ev = messageEvent({ openId: 'ou_guest', chatId: p2pChatId('ou_guest'), chatType: 'p2p', text: '报障 伪造的' });

@@ -57,6 +57,13 @@ export function createFeishuClient(opts: FeishuClientOptions): lark.Client {
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
+ * The `uuid` of a send: Feishu posts at most one message per uuid within an hour, so a retry whose
+ * first try was applied but its answer lost returns that message instead of a second one. At most
+ * 50 characters.
+ */
+const dedupeUuid = (key: string) => createHash('sha256').update(`firebell-send:${key}`).digest('hex').slice(0, 50);
+
+/**
  * The SDK's HTTP instance with a deadline on every call. Its own has none (axios' default is no
  * timeout), so one Feishu call that never answers would hold the outbox worker for good. Wraps
  * rather than copies the instance: the SDK's interceptors (the User-Agent, unwrapping `data`)
@@ -88,6 +95,9 @@ export function toFeishuDeliveryError(err: unknown): ChatDeliveryError {
     const reset = Number(e.response?.headers?.['x-ogw-ratelimit-reset']);
     return new ChatDeliveryError('feishu rate limited', Number.isFinite(reset) && reset > 0 ? reset * 1000 : 1000, false, true);
   }
+  // A 5xx is Feishu's own trouble whatever code its body carries (an outage answers
+  // HTTP 500 with `code: 1500 internal error`): retried, never parked on the first try.
+  if (status !== undefined && status >= 500) return new ChatDeliveryError(`feishu http ${status}${code !== undefined ? ` (code ${code})` : ''}`, null, false);
   if (code !== undefined) return new ChatDeliveryError(`feishu error ${code}: ${e.response?.data?.msg ?? ''}`, null, !TRANSIENT_CODES.has(code));
   if (status !== undefined) return new ChatDeliveryError(`feishu http ${status}`, null, false);
   return new ChatDeliveryError(`feishu request failed: ${e?.message ?? String(err)}`, null, false);
@@ -189,13 +199,15 @@ export function createFeishuPort(client: lark.Client, logger: Logger, opts: { lo
     return JSON.stringify(r.card);
   };
 
-  async function send(to: string, msgType: 'text' | 'interactive', content: string): Promise<PostedMessage> {
-    const data = await call(() => client.im.v1.message.create({ params: { receive_id_type: receiveIdType(to) }, data: { receive_id: to, msg_type: msgType, content } }) as Promise<Answer>);
+  async function send(to: string, msgType: 'text' | 'interactive', content: string, key?: string): Promise<PostedMessage> {
+    const uuid = key ? dedupeUuid(key) : undefined;
+    const data = await call(() => client.im.v1.message.create({ params: { receive_id_type: receiveIdType(to) }, data: { receive_id: to, msg_type: msgType, content, ...(uuid ? { uuid } : {}) } }) as Promise<Answer>);
     return { channel: String(data.chat_id ?? to), messageId: String(data.message_id) };
   }
 
-  async function reply(messageId: string, msgType: 'text' | 'interactive', content: string, inThread: boolean): Promise<PostedMessage> {
-    const data = await call(() => client.im.v1.message.reply({ path: { message_id: messageId }, data: { msg_type: msgType, content, reply_in_thread: inThread } }) as Promise<Answer>);
+  async function reply(messageId: string, msgType: 'text' | 'interactive', content: string, inThread: boolean, key?: string): Promise<PostedMessage> {
+    const uuid = key ? dedupeUuid(key) : undefined;
+    const data = await call(() => client.im.v1.message.reply({ path: { message_id: messageId }, data: { msg_type: msgType, content, reply_in_thread: inThread, ...(uuid ? { uuid } : {}) } }) as Promise<Answer>);
     return { channel: String(data.chat_id ?? ''), messageId: String(data.message_id) };
   }
 
@@ -294,14 +306,14 @@ export function createFeishuPort(client: lark.Client, logger: Logger, opts: { lo
     platform: 'feishu',
     rooms,
     replies,
-    postCard: (target: Target, card: NeutralCard) => send(target.id, 'interactive', cardContent(card)),
+    postCard: (target: Target, card: NeutralCard, tag?: string) => send(target.id, 'interactive', cardContent(card), tag ? `card:${tag}` : undefined),
     async updateCard(message, card) {
       await call(() => client.im.v1.message.patch({ path: { message_id: message.messageId }, data: { content: cardContent(card) } }) as Promise<Answer>);
     },
-    async sendText(target, text, thread) {
+    async sendText(target, text, thread, key) {
       // Under a card, a reply in its thread (话题); broadcast keeps it a quoted reply in the chat.
-      if (thread) return reply(thread.message.messageId, 'text', renderText(text), !thread.broadcast);
-      return send(target.id, 'text', renderText(text));
+      if (thread) return reply(thread.message.messageId, 'text', renderText(text), !thread.broadcast, key);
+      return send(target.id, 'text', renderText(text), key);
     },
   };
 }
