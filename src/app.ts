@@ -165,6 +165,8 @@ export async function createFirebell(opts: FirebellOptions) {
     : createInProcessScheduler({ hooks, clock, logger, ...(opts.outboxIntervalMs ? { outboxIntervalMs: opts.outboxIntervalMs } : {}), ...timing });
   scheduler = sched;
 
+  // One bound for the work behind every acknowledged request, whatever the platform.
+  const gate = createWorkGate(env.FIREBELL_WORK_CONCURRENCY);
   let slack: SlackApp | null = null;
   if (env.SLACK_BOT_TOKEN) {
     slack = createSlackApp({
@@ -176,7 +178,7 @@ export async function createFirebell(opts: FirebellOptions) {
       store,
       policy,
       logger,
-      gate: createWorkGate(env.FIREBELL_WORK_CONCURRENCY),
+      gate,
       ...(opts.slackIdentity ?? {}),
     });
   }
@@ -187,6 +189,7 @@ export async function createFirebell(opts: FirebellOptions) {
   let feishuWs: FeishuLongConnection | null = null;
   if (feishuPort && env.FEISHU_APP_ID && env.FEISHU_APP_SECRET) {
     const events = createFeishuEvents({
+      gate,
       interactions,
       store,
       policy,
@@ -345,10 +348,16 @@ export async function createFirebell(opts: FirebellOptions) {
       if (slack) await slack.stop().catch(() => {});
       feishuWs?.close();
       dingtalkStream?.close();
+      // What was acknowledged is finished before the outbox's last pass and the database close:
+      // the platform will not send it again.
+      if (!(await gate.idle(SHUTDOWN_WORK_MS))) logger.warn('shutdown: acknowledged work still running', gate.stats());
       await sched.stop();
       if (!opts.store) await store.close();
     },
   };
 }
+
+/** How long shutdown waits for acknowledged work (a platform's own retry window is longer). */
+const SHUTDOWN_WORK_MS = 10_000;
 
 export type Firebell = Awaited<ReturnType<typeof createFirebell>>;

@@ -13,17 +13,24 @@ export interface WorkGate {
   run<T>(work: () => Promise<T>): Promise<T>;
   /** Work running now and work waiting for a slot. */
   stats(): { running: number; waiting: number };
+  /**
+   * Resolves once nothing is running or waiting (at once if so now), or after `timeoutMs`,
+   * whichever comes first; true when it is idle. Shutdown waits here for acknowledged work.
+   */
+  idle(timeoutMs: number): Promise<boolean>;
 }
 
 /** `limit` 0 or below: no bound (every `run` starts at once). */
 export function createWorkGate(limit: number): WorkGate {
   let running = 0;
   const waiting: (() => void)[] = [];
+  const idlers: (() => void)[] = [];
   // A freed slot passes straight to the first waiter, so a newcomer can never slip in ahead.
   const release = () => {
     const next = waiting.shift();
     if (next) next();
     else running--;
+    if (running === 0) for (const done of idlers.splice(0)) done();
   };
   return {
     async run<T>(work: () => Promise<T>): Promise<T> {
@@ -36,5 +43,15 @@ export function createWorkGate(limit: number): WorkGate {
       }
     },
     stats: () => ({ running, waiting: waiting.length }),
+    idle(timeoutMs) {
+      if (running === 0) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        idlers.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    },
   };
 }

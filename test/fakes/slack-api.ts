@@ -166,6 +166,8 @@ export interface FakeSlack {
    * still runs and is recorded when the request arrives. Mutable; `reset()` leaves it as set.
    */
   latencyMs: number;
+  /** Delay, in ms, before a response_url POST is taken (and recorded in `responses`); default 0. */
+  responseLatencyMs: number;
   /**
    * Make the next `times` (default 1) calls to `method` fail (see {@link SlackFailure}).
    * Use method `response_url` to fail `respond()` posts (`{ error }` → HTTP 404 with that text; `applied` stores the post).
@@ -541,6 +543,7 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
     bookmarks: [],
     uninvitable: new Set(opts.uninvitable ?? []),
     latencyMs: opts.latencyMs ?? 0,
+    responseLatencyMs: 0,
     failNext(method, failure, times = 1) {
       const q = failures.get(method) ?? [];
       q.push({ failure, left: times });
@@ -1267,10 +1270,20 @@ export async function createFakeSlack(opts: FakeSlackOptions = {}): Promise<Fake
         } catch {
           /* keep text */
         }
-        if (f && 'applied' in f) fake.responses.push({ id: decodeURIComponent(rm[1] as string), body, at: Date.now() });
+        if (f && 'applied' in f && f.applied) fake.responses.push({ id: decodeURIComponent(rm[1] as string), body, at: Date.now() });
+        if (f && 'hang' in f) return;
         if (f) return send(res, 'error' in f ? { status: 404, body: f.error } : failureReply(f));
-        fake.responses.push({ id: decodeURIComponent(rm[1] as string), body, at: Date.now() });
-        return send(res, { status: 200, body: 'ok' });
+        const accept = () => {
+          fake.responses.push({ id: decodeURIComponent(rm[1] as string), body, at: Date.now() });
+          send(res, { status: 200, body: 'ok' });
+        };
+        if (!(fake.responseLatencyMs > 0)) return accept();
+        const t = setTimeout(() => {
+          delayed.delete(t);
+          if (!res.destroyed && !res.writableEnded) accept();
+        }, fake.responseLatencyMs);
+        delayed.add(t);
+        return;
       }
 
       const am = /^\/api\/([A-Za-z0-9_.]+)$/.exec(path);

@@ -16,6 +16,7 @@ import { identify } from '../../flows/people';
 import type { IncidentStore, Logger } from '../../flows/ports';
 import type { Policy } from '../../flows/policy/policy';
 import { localeOf } from '../../flows/policy/policy';
+import { createWorkGate, type WorkGate } from '../../flows/work-gate';
 
 /** Where a reply goes: the chat the person wrote in, quoting their message when there is one. */
 export interface FeishuPlace {
@@ -55,6 +56,8 @@ export interface FeishuEventsOptions {
    * spares the clicker the wait.
    */
   currentCard?: (messageId: string) => Promise<Record<string, unknown> | null>;
+  /** Where the work behind an acknowledged message waits its turn (and shutdown waits for it). */
+  gate?: WorkGate;
 }
 
 type Json = Record<string, any>;
@@ -93,6 +96,7 @@ export function messageText(message: Json, botOpenId?: string): string | null {
 }
 
 export function createFeishuEvents(opts: FeishuEventsOptions) {
+  const gate = opts.gate ?? createWorkGate(0);
   const { interactions, store, policy, logger, replies, codec } = opts;
   const deadline = opts.callbackDeadlineMs ?? 2_500;
   const ctx = (channel: string) => ({ platform: 'feishu' as const, channel, commandName: '/incident' });
@@ -219,10 +223,10 @@ export function createFeishuEvents(opts: FeishuEventsOptions) {
     const event: Json = payload.event ?? {};
     switch (type) {
       case 'im.message.receive_v1':
-        void onMessage(event).catch((err: unknown) => logger.error('feishu message failed', { error: err instanceof Error ? err.message : String(err) }));
+        void gate.run(() => onMessage(event)).catch((err: unknown) => logger.error('feishu message failed', { error: err instanceof Error ? err.message : String(err) }));
         return {};
       case 'application.bot.menu_v6':
-        void onMenu(event).catch((err: unknown) => logger.error('feishu menu failed', { error: err instanceof Error ? err.message : String(err) }));
+        void gate.run(() => onMenu(event)).catch((err: unknown) => logger.error('feishu menu failed', { error: err instanceof Error ? err.message : String(err) }));
         return {};
       case 'card.action.trigger': {
         const work = onCardAction(event).catch((err: unknown): CallbackAnswer => {
