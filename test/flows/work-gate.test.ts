@@ -66,4 +66,21 @@ describe('work gate: acknowledged work runs a bounded number at a time, in arriv
     for (const j of jobs) j.finish(true);
     await Promise.all(all);
   });
+
+  it('idle() waits for running and waiting work, and gives up at its deadline', async () => {
+    const gate = createWorkGate(1);
+    expect(await gate.idle(10)).toBe(true);
+    const log: string[] = [];
+    const a = job(log, 'a');
+    const b = job(log, 'b');
+    const all = [gate.run(a.work), gate.run(b.work)];
+    expect(await gate.idle(20)).toBe(false);
+    const idle = gate.idle(5000);
+    a.finish(true);
+    await tick();
+    expect(gate.stats()).toEqual({ running: 1, waiting: 0 }); // b has the slot: not idle yet
+    b.finish(true);
+    expect(await idle).toBe(true);
+    await Promise.all(all);
+  });
 });
