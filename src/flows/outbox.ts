@@ -216,17 +216,21 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
     switch (effect.kind) {
       case 'message.send': {
         const card = effect.thread ? await store.getBinding(item.incidentId, effect.platform, effect.thread.purpose) : null;
+        const sentBefore = async (target: Target, thread?: { message: { channel: string; messageId: string } }) => {
+          // A retry may follow a send that happened but was never recorded: look for it first.
+          if (item.attempts === 0 || !port.findText) return false;
+          const found = await port.findText(target, item.key, thread).catch(() => null);
+          if (found) logger.info('notice found again after a lost answer', { key: item.key, platform: effect.platform });
+          return found !== null;
+        };
         if (card && effect.thread) {
-          await port.sendText(
-            { type: 'channel', id: card.channel },
-            effect.text,
-            { message: { channel: card.channel, messageId: card.messageId }, broadcast: effect.thread.broadcast },
-            item.key,
-          );
+          const message = { channel: card.channel, messageId: card.messageId };
+          if (await sentBefore({ type: 'channel', id: card.channel }, { message })) return;
+          await port.sendText({ type: 'channel', id: card.channel }, effect.text, { message, broadcast: effect.thread.broadcast }, item.key);
           return;
         }
         const target = await resolve(item, effect.platform, port, effect.target);
-        if (target) await port.sendText(target, effect.text, undefined, item.key);
+        if (target && !(await sentBefore(target))) await port.sendText(target, effect.text, undefined, item.key);
         return;
       }
       case 'card.sync':

@@ -226,6 +226,13 @@ export interface ChatPort {
    * `uuid`, one hour), a retry after a lost answer then posts nothing new. Throws ChatDeliveryError.
    */
   sendText(target: Target, text: string, thread?: { message: PostedMessage; broadcast: boolean }, key?: string): Promise<PostedMessage>;
+  /**
+   * The notice sent with `key` (under `thread`'s message, when given), if the platform has it: the
+   * outbox asks before a retry, since a send whose answer was lost would otherwise appear twice.
+   * Optional (platforms that de-duplicate by key themselves need none); best effort, null when it
+   * cannot look.
+   */
+  findText?(target: Target, key: string, thread?: { message: PostedMessage }): Promise<PostedMessage | null>;
   /** War rooms, where the platform has them. */
   readonly rooms?: RoomPort;
 }

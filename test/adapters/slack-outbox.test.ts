@@ -237,4 +237,25 @@ describe('Slack outbox: a Web API call that never answers', () => {
     expect(h.messagesIn(QUEUE).filter((m) => m.thread_ts === undefined && h.textOf(m).includes(number))).toHaveLength(1);
     expect(about(number).filter((c) => c.method === 'chat.postMessage' && c.args.channel === QUEUE).map((c) => c.status)).toEqual([0]);
   });
+
+  it('a notice Slack posted but whose answer was lost is found again by its metadata, not sent twice', async () => {
+    const { fake } = h;
+    const { number } = await report('Label printer offline in the warehouse');
+    const cardOf = () => h.messagesIn(QUEUE).find((m) => m.thread_ts === undefined && h.textOf(m).includes(number));
+    await fake.waitFor(() => cardOf() !== undefined && h.messagesIn(REPORTER).some((m) => (m.text ?? '').startsWith(`Received: ${number}`)), 10_000);
+    await drained();
+    const from = fake.calls.length;
+    // The next notice (the reporter hears of the accept) is posted, and its answer lost.
+    fake.failNext('chat.postMessage', { status: 500, applied: true }, 1);
+    await h.press('U0DESK', cardOf()!, 'incident.accept');
+    await fake.waitFor(() => fake.calls.slice(from).some((c) => c.method === 'conversations.history' || c.method === 'conversations.replies'), 10_000);
+    await drained();
+    const lost = fake.calls.slice(from).find((c) => c.method === 'chat.postMessage' && c.status === 500)!;
+    expect(lost.args.metadata).toMatchObject({ event_type: 'firebell_notice', event_payload: { key: expect.any(String) } });
+    const sameText = [...fake.messages.values()].filter((m) => m.text === lost.args.text);
+    expect(sameText).toHaveLength(1);
+    // Not posted again after the look-up found it.
+    expect(fake.calls.slice(from).filter((c) => c.method === 'chat.postMessage' && c.args.text === lost.args.text)).toHaveLength(1);
+    expect(h.logs.some((l) => l.includes('notice found again after a lost answer'))).toBe(true);
+  });
 });

@@ -157,6 +157,7 @@ function slackRooms(client: WebClient, logger: Logger): RoomPort {
 /** ChatPort over Slack's Web API: cards as Block Kit, DMs by posting to the user id. */
 /** Metadata event type of Firebell's cards (Slack message metadata). */
 const CARD_EVENT = 'firebell_card';
+const NOTICE_EVENT = 'firebell_notice';
 
 export function createSlackPort(client: WebClient, logger: Logger): ChatPort {
   const warn = (warnings: string[], where: string) => {
@@ -206,15 +207,41 @@ export function createSlackPort(client: WebClient, logger: Logger): ChatPort {
         throw toDeliveryError(err);
       }
     },
-    async sendText(target: Target, text: string, thread?: { message: PostedMessage; broadcast: boolean }): Promise<PostedMessage> {
+    async sendText(target: Target, text: string, thread?: { message: PostedMessage; broadcast: boolean }, key?: string): Promise<PostedMessage> {
       try {
-        const base = { channel: target.id, text: text.slice(0, SLACK_LIMITS.messageText), unfurl_links: false };
+        // The outbox key rides along as metadata, so findText can recognise a post whose answer was lost.
+        const base = {
+          channel: target.id,
+          text: text.slice(0, SLACK_LIMITS.messageText),
+          unfurl_links: false,
+          ...(key ? { metadata: { event_type: NOTICE_EVENT, event_payload: { key } } } : {}),
+        };
         const res = await client.chat.postMessage(
           thread ? { ...base, thread_ts: thread.message.messageId, reply_broadcast: thread.broadcast } : base,
         );
         return { channel: String(res.channel), messageId: String(res.ts) };
       } catch (err) {
         throw toDeliveryError(err);
+      }
+    },
+    async findText(target: Target, key: string, thread?: { message: PostedMessage }): Promise<PostedMessage | null> {
+      try {
+        const channel = thread
+          ? thread.message.channel
+          : target.type === 'user'
+            ? String((await client.conversations.open({ users: target.id })).channel?.id ?? '')
+            : target.id;
+        if (!channel) return null;
+        // A thread's replies come only from conversations.replies; the newest 100 top-level
+        // messages otherwise (a lost post is retried within minutes).
+        const res = thread
+          ? await client.conversations.replies({ channel, ts: thread.message.messageId, limit: 200, include_all_metadata: true })
+          : await client.conversations.history({ channel, limit: 100, include_all_metadata: true });
+        const m = (res.messages ?? []).find((x) => x.bot_id && x.metadata?.event_type === NOTICE_EVENT && (x.metadata.event_payload as { key?: unknown } | undefined)?.key === key);
+        return m?.ts ? { channel, messageId: m.ts } : null;
+      } catch (err) {
+        logger.warn('slack notice look-up failed; posting it again', { error: (err as Error).message });
+        return null;
       }
     },
   };
