@@ -16,6 +16,8 @@ export { migratePglite, migratePostgres, MIGRATIONS_FOLDER, type MigrationResult
 
 /** Connections per process: the bot's work is short transactions, a small pool is plenty. */
 const POOL_SIZE = 10;
+/** Seconds between reconnect attempts (postgres.js `backoff`). */
+const RECONNECT_DELAY_S = 0.1;
 
 /**
  * Opens a store on the PostgreSQL database at `url` (postgres://…), migrating it first. Several
@@ -23,8 +25,18 @@ const POOL_SIZE = 10;
  */
 export async function createPostgresStore(url: string): Promise<IncidentStore> {
   await migratePostgres(url);
-  // onnotice: ON CONFLICT / IF NOT EXISTS notices are expected and would only clutter the logs.
-  const client = postgres(url, { max: POOL_SIZE, onnotice: () => {} });
+  const client = postgres(url, {
+    max: POOL_SIZE,
+    // ON CONFLICT / IF NOT EXISTS notices are expected and would only clutter the logs.
+    onnotice: () => {},
+    // postgres.js grows one pool-wide reconnect delay with every connection lost, up to 20 s,
+    // and queries wait on it instead of failing: after a database restart people were answered
+    // 20 s late and forms opened on expired triggers. A short fixed delay keeps "try again"
+    // prompt while it is down and service back at once when it returns.
+    backoff: () => RECONNECT_DELAY_S,
+    // A database that does not answer at all (a partition, not a refusal) fails a query in 5 s.
+    connect_timeout: 5,
+  });
   const db = drizzlePostgres({ client });
   return createDrizzleStore(db, () => client.end({ timeout: 5 }));
 }
