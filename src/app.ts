@@ -7,17 +7,17 @@ import { createConsolePort } from './adapters/console/port';
 import { createSlackApp, type SlackApp } from './adapters/slack/inbound';
 import { createSlackPort, createSlackWebClient } from './adapters/slack/port';
 import { createWorkGate } from './flows/work-gate';
-import * as lark from '@larksuiteoapi/node-sdk';
+import type * as Lark from '@larksuiteoapi/node-sdk';
 import { createFeishuEvents } from './adapters/feishu/events';
 import { createFeishuHttpHandler } from './adapters/feishu/http';
-import { createFeishuClient, createFeishuPort, resolveFeishuPeople, type FeishuPort } from './adapters/feishu/port';
+import type { FeishuPort } from './adapters/feishu/port';
 import { decodeCallbackValue, readFormValues, renderCard as renderFeishuCard } from './adapters/feishu/render';
 import { buildIncidentCard } from './flows/messages/cards';
 import { createDingTalkClient } from './adapters/dingtalk/client';
 import { createDingTalkEvents, type DingTalkEvents } from './adapters/dingtalk/events';
 import { createDingTalkHttpHandler } from './adapters/dingtalk/http';
 import { createDingTalkPort, resolveDingTalkPeople, type DingTalkPort } from './adapters/dingtalk/port';
-import { createDingTalkStream } from './adapters/dingtalk/stream';
+import type { createDingTalkStream } from './adapters/dingtalk/stream';
 import { createPgliteStore, createPostgresStore } from './db/index';
 import { createDispatcher } from './flows/dispatch';
 import type { Incident, Platform } from './flows/incident/model';
@@ -28,7 +28,7 @@ import { systemClock, type ChatPort, type Clock, type IncidentStore, type Logger
 import type { Policy } from './flows/policy/policy';
 import { countingStore, createMetrics } from './http/metrics';
 import { createHttpServer } from './http/server';
-import { createBullmqScheduler, type BullmqScheduler } from './scheduler/bullmq';
+import type { BullmqScheduler } from './scheduler/bullmq';
 import { createInProcessScheduler } from './scheduler/in-process';
 import type { Scheduler, SchedulerHooks } from './scheduler/types';
 
@@ -98,6 +98,7 @@ export async function createFirebell(opts: FirebellOptions) {
   if (env.SLACK_BOT_TOKEN) ports.slack = createSlackPort(createSlackWebClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL, env.FIREBELL_API_TIMEOUT_MS), logger);
   let feishuPort: FeishuPort | null = null;
   if (env.FEISHU_APP_ID && env.FEISHU_APP_SECRET) {
+    const { createFeishuClient, createFeishuPort, resolveFeishuPeople } = await import('./adapters/feishu/port');
     const client = createFeishuClient({ appId: env.FEISHU_APP_ID, appSecret: env.FEISHU_APP_SECRET, timeoutMs: env.FIREBELL_API_TIMEOUT_MS, ...(env.FEISHU_DOMAIN ? { domain: env.FEISHU_DOMAIN } : {}), logger });
     // People configured by e-mail or mobile get their open_id once, before anything is sent.
     await resolveFeishuPeople(client, policy, logger);
@@ -161,7 +162,7 @@ export async function createFirebell(opts: FirebellOptions) {
   };
   const timing = { ...(opts.reconcileEveryMs ? { reconcileEveryMs: opts.reconcileEveryMs } : {}) };
   const sched: Scheduler = env.REDIS_URL
-    ? await createBullmqScheduler({ redisUrl: env.REDIS_URL, prefix: opts.redisPrefix ?? 'firebell', hooks, clock, logger, ...timing })
+    ? await (await import('./scheduler/bullmq')).createBullmqScheduler({ redisUrl: env.REDIS_URL, prefix: opts.redisPrefix ?? 'firebell', hooks, clock, logger, ...timing })
     : createInProcessScheduler({ hooks, clock, logger, ...(opts.outboxIntervalMs ? { outboxIntervalMs: opts.outboxIntervalMs } : {}), ...timing });
   scheduler = sched;
 
@@ -216,13 +217,16 @@ export async function createFirebell(opts: FirebellOptions) {
       // WSClient hands each frame to `eventDispatcher.invoke` and sends back what it returns (the
       // card callback's toast). `handle` never throws, so no frame can take the process down.
       const frames: FeishuFrameDispatcher = { invoke: (data) => events.handle(data) };
+      // The SDK (about 85 MB resident) is loaded only for a deployment that talks to Feishu.
+      const lark = opts.feishuLongConnection ? null : await import('@larksuiteoapi/node-sdk');
       const appId = env.FEISHU_APP_ID;
       const appSecret = env.FEISHU_APP_SECRET;
       const connect =
         opts.feishuLongConnection ??
         ((d: FeishuFrameDispatcher): FeishuLongConnection => {
-          const ws = new lark.WSClient({ appId, appSecret, ...(env.FEISHU_DOMAIN ? { domain: env.FEISHU_DOMAIN } : {}), loggerLevel: lark.LoggerLevel.warn });
-          return { start: () => ws.start({ eventDispatcher: d as unknown as lark.EventDispatcher }), close: () => ws.close() };
+          const sdk = lark as typeof Lark; // loaded above whenever this default is the one used
+          const ws = new sdk.WSClient({ appId, appSecret, ...(env.FEISHU_DOMAIN ? { domain: env.FEISHU_DOMAIN } : {}), loggerLevel: sdk.LoggerLevel.warn });
+          return { start: () => ws.start({ eventDispatcher: d as unknown as Lark.EventDispatcher }), close: () => ws.close() };
         });
       feishuWs = connect(frames);
     }
@@ -260,6 +264,7 @@ export async function createFirebell(opts: FirebellOptions) {
       });
     } else {
       const apiBase = (env.DINGTALK_API_URL ?? 'https://api.dingtalk.com').replace(/\/+$/, '');
+      const { createDingTalkStream } = await import('./adapters/dingtalk/stream');
       dingtalkStream = createDingTalkStream({
         clientId: env.DINGTALK_CLIENT_ID,
         clientSecret: env.DINGTALK_CLIENT_SECRET,

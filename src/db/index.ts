@@ -3,8 +3,8 @@
  * migrate first and hand back the same drizzle implementation (./store).
  */
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+// PGlite (about 50 MB resident with its drizzle driver) is loaded only when it is the store.
+import type { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { IncidentStore } from '../flows/ports';
@@ -47,6 +47,7 @@ export async function createPostgresStore(url: string): Promise<IncidentStore> {
  */
 export async function createPgliteStore(dir: string | null): Promise<IncidentStore> {
   if (dir !== null) await mkdir(dir, { recursive: true });
+  const { PGlite } = await import('@electric-sql/pglite');
   const client = await PGlite.create(dir ?? undefined);
   return pgliteStore(client);
 }
@@ -62,5 +63,6 @@ export async function pgliteStore(client: PGlite): Promise<IncidentStore> {
     await client.close().catch(() => {});
     throw error;
   }
+  const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
   return createDrizzleStore(drizzlePglite({ client }), () => client.close());
 }

@@ -4,8 +4,6 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePgliteDb } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgresDb } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
@@ -77,6 +75,8 @@ async function countPostgres(client: postgres.Sql): Promise<number> {
  * PGlite runs one statement at a time.
  */
 export async function migratePglite(client: PGlite): Promise<MigrationResult> {
+  // Loaded here, not at the top: a PostgreSQL deployment never needs the PGlite driver.
+  const [{ drizzle: drizzlePglite }, { migrate: migratePgliteDb }] = await Promise.all([import('drizzle-orm/pglite'), import('drizzle-orm/pglite/migrator')]);
   const before = await countPglite(client);
   await migratePgliteDb(drizzlePglite({ client }), {
     migrationsFolder: MIGRATIONS_FOLDER,
