@@ -4,7 +4,9 @@
  *   1. Slack ack latency / throughput over HTTP (slash commands, then button clicks) at 50 and 200
  *      concurrent clients, against the real bot on a fresh PostgreSQL database and the fake Slack API,
  *      side by side with a bare Bolt app that only acknowledges (bench/lib/bare-bolt.ts), which gets
- *      the same signed requests first.
+ *      the same signed requests first. Each of the two runs in its own child process
+ *      (bench/lib/sut-child.ts); this process keeps the load client and the fake Slack, and samples
+ *      the child's memory from /proc.
  *   2. The flow engine (report → accept → resolve → confirm) through the dispatcher on PostgreSQL
  *      and on in-memory PGlite.
  *   3. Outbox drain of ~2,000 queued effects to the fake Slack API.
@@ -20,7 +22,8 @@
  * Prints tables and writes bench/results/latest.json. See BENCHMARKS.md for what each figure means.
  *
  * Options: --quick (small counts, for checking the runner itself), --requests <n> (per Slack level,
- * default 2000), --client fetch|node-http (section 1's load client, default fetch), --wait-idle [s]
+ * default 2000), --client node-http|fetch (section 1's load client, default node-http),
+ * --sut-cpu-prof <dir> (section 1: CPU-profile each system-under-test process into dir), --wait-idle [s]
  * (first wait up to s seconds, default 60, for the machine to be under 20 % busy), --out <path> (JSON destination, default bench/results/latest.json), --sections a,b
  * (any of slack, outbox, flows, timers, sweep, major; default all). With a subset of sections, the results
  * are merged into the existing JSON file: the sections not run keep their earlier results, and
@@ -34,13 +37,14 @@ import { performance } from 'node:perf_hooks';
 import { PGlite } from '@electric-sql/pglite';
 import { createPostgresStore, pgliteStore } from '../src/db/index';
 import type { Incident } from '../src/flows/incident/model';
+import type { IncidentStore } from '../src/flows/ports';
+import { createFakeSlack } from '../test/fakes/slack-api';
 import { createTestDatabase } from '../test/support/pg';
-import { personRef, testPolicy } from '../test/support/policy';
-import { startBareBolt } from './lib/bare-bolt';
-import { startBenchBot, type BenchBot } from './lib/bot';
+import { testPolicy } from '../test/support/policy';
+import { BOT_TOKEN, SIGNING_SECRET, type LogCounts } from './lib/bot';
 import { benchFlows, type FlowResult } from './lib/flows';
 import { benchMajor, type MajorResult } from './lib/major';
-import { machineInfo, pgliteVersion, type MachineInfo } from './lib/machine';
+import { gitSrcState, machineInfo, pgliteVersion, type MachineInfo } from './lib/machine';
 import { benchOutbox, type OutboxResult } from './lib/outbox';
 import {
   clickRequest,
@@ -49,11 +53,13 @@ import {
   runLevel,
   type AckLevelResult,
   type LevelResult,
+  type LevelTarget,
   type LoadClient,
   type Prepared,
   type SlackWorkspace,
 } from './lib/slack-http';
-import { heapAfterGcMb, machineBusyPct, mb, round, startGlobalRssSampler, type LatencySummary } from './lib/stats';
+import { heapAfterGcMb, machineBusyPct, mb, pidMemory, round, startGlobalRssSampler, type LatencySummary } from './lib/stats';
+import { startSut, type ChildMemory, type SutProcess } from './lib/sut';
 import { benchSweep, type SweepResult } from './lib/sweep';
 import { benchTimers, type TimerDriver, type TimerScenarioResult } from './lib/timers';
 
@@ -64,12 +70,15 @@ const reqArg = args.indexOf('--requests');
 const REQUESTS = reqArg >= 0 ? Number(args[reqArg + 1]) : NaN;
 const clientArg = args.indexOf('--client');
 const LOAD_CLIENT: LoadClient = (() => {
-  if (clientArg < 0) return 'fetch';
+  if (clientArg < 0) return 'node-http';
   const c = args[clientArg + 1];
   if (c === 'fetch' || c === 'node-http') return c;
-  process.stderr.write('--client takes fetch (default) or node-http\n');
+  process.stderr.write('--client takes node-http (default) or fetch\n');
   process.exit(2);
 })();
+const profArg = args.indexOf('--sut-cpu-prof');
+/** Section 1: run each system-under-test child with `--cpu-prof --cpu-prof-dir=<dir>`. */
+const SUT_CPU_PROF = profArg >= 0 && args[profArg + 1] ? resolve(args[profArg + 1]!) : null;
 const idleArg = args.indexOf('--wait-idle');
 const WAIT_IDLE_S = idleArg >= 0 ? Number(args[idleArg + 1] ?? 60) || 60 : 0;
 const SECTION_NAMES = ['slack', 'outbox', 'flows', 'timers', 'sweep', 'major'] as const;
@@ -92,11 +101,17 @@ const OUT = outArg >= 0 && args[outArg + 1] ? resolve(args[outArg + 1]!) : resol
 const CONFIG = {
   quick: QUICK,
   concurrencyLevels: [50, 200],
-  /** Section 1's load client (--client): Node's global fetch, or node:http through one keep-alive Agent. */
+  /** Section 1's load client (--client): node:http through a keep-alive Agent per level (maxSockets = its concurrency), or Node's global fetch. */
   slackLoadClient: LOAD_CLIENT,
+  /** Section 1: before each timed level, as many concurrent GET /healthz as the level's concurrency open the client's connections. */
+  slackWarmConnections: true,
+  /** Section 1: each system under test in its own Node process (bench/lib/sut-child.ts); this process holds the client and the fake Slack. */
+  slackSutInChildProcess: true,
+  slackSutCpuProfDir: SUT_CPU_PROF,
   requestsPerLevel: Number.isInteger(REQUESTS) && REQUESTS > 0 ? REQUESTS : QUICK ? 200 : 2000,
   levelTimeLimitMs: 30_000,
-  drainTimeoutMs: 60_000,
+  /** How long a Firebell level waits for its work (replies, outbox) after the last ack; done/s is null past it. */
+  drainTimeoutMs: 180_000,
   warmupRequests: QUICK ? 20 : 100,
   warmupConcurrency: 10,
   flowIncidents: QUICK ? 50 : 500,
@@ -132,17 +147,29 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
 const sampler = startGlobalRssSampler(CONFIG.rssSampleIntervalMs);
 const began = performance.now();
 
-async function countIncidents(h: BenchBot, statuses?: Incident['status'][]): Promise<number> {
-  return (await h.store.list({ ...(statuses ? { statuses } : {}), limit: 1_000_000 })).length;
+interface SutIdle {
+  /** VmRSS of the child from /proc right after it started listening, before any request. */
+  rssMb: number | null;
+  /** The child's process.memoryUsage() at that point, and after a full GC. */
+  memory: ChildMemory;
 }
 
 interface SlackSection {
-  /** The process right after the bot started (before any request): the floor under every RSS figure. */
-  idle: { rssMb: number; heapUsedMb: number; heapAfterGcMb: number | null };
+  /** Where everything ran. */
+  isolation: string;
+  /** This process (load client + fake Slack) before either system under test started. */
+  parentBefore: { rssMb: number; heapAfterGcMb: number | null };
+  /** Firebell's process right after its bot started (before any request): the floor under its RSS figures. */
+  idle: SutIdle;
+  /** Firebell's process after every level, once its work was done and a full GC ran. */
+  afterLevels: ChildMemory;
+  /** This process (load client + fake Slack) with Firebell idle. */
+  parentIdle: { rssMb: number; heapAfterGcMb: number | null };
+  sut: SutInfo;
   warmup: { commands: LevelResult; clicks: LevelResult };
   commands: LevelResult[];
   clicks: LevelResult[];
-  logs: BenchBot['logs'];
+  logs: LogCounts;
   /** The baseline: a bare Bolt app that only acks, given the same request shapes first (bench/lib/bare-bolt.ts). */
   bareBolt: BareBoltSection;
   /** Firebell and the bare Bolt app level by level, with issue 7's targets. */
@@ -151,34 +178,54 @@ interface SlackSection {
 
 interface BareBoltSection {
   setup: string;
-  /** The benchmark process before the bare app started (every module loaded, nothing running). */
-  processBefore: { rssMb: number; heapAfterGcMb: number | null };
-  /** Right after the bare app started listening. */
-  idle: { rssMb: number; heapAfterGcMb: number | null };
+  /** Its process right after it started listening. */
+  idle: SutIdle;
   warmup: { commands: AckLevelResult; clicks: AckLevelResult };
   commands: AckLevelResult[];
   clicks: AckLevelResult[];
   /** What its listeners saw: acks given and errors (a check that the load reached Bolt's listeners). */
   listenerCounts: { commands: number; actions: number; errors: number };
-  /** Process RSS after the bare app was closed and a full GC ran, just before Firebell's bot started. */
-  afterClose: { rssMb: number; heapAfterGcMb: number | null };
+  sut: SutInfo;
+}
+
+interface SutInfo {
+  pid: number;
+  execArgv: string[];
+  exit: { exitCode: number | null; signal: string | null };
+  /** HEAD and `git status --porcelain src` just before the process was started (it loads the tree then). */
+  code: ReturnType<typeof gitSrcState>;
 }
 
 interface ComparisonRow {
   kind: LevelResult['kind'];
   concurrency: number;
   label: string;
-  bareBolt: { ackP50Ms: number; ackP99Ms: number; acksPerSec: number; errors: number; peakRssMb: number; rssGrowthMb: number };
-  /** Peak RSS and growth from Firebell's first request until all its work was done (reply, outbox drained). */
-  firebell: { ackP50Ms: number; ackP99Ms: number; acksPerSec: number; completedPerSec: number | null; errors: number; peakRssMb: number; rssGrowthMb: number };
+  /** Peak RSS of the bare app's own process over the level, and its idle RSS. */
+  bareBolt: { ackP50Ms: number; ackP99Ms: number; acksPerSec: number; errors: number; peakRssMb: number | null; rssGrowthMb: number | null; idleRssMb: number | null };
+  /** Peak RSS of Firebell's own process from its first request until all its work was done (reply, outbox drained). */
+  firebell: {
+    ackP50Ms: number;
+    ackP99Ms: number;
+    acksPerSec: number;
+    completedPerSec: number | null;
+    errors: number;
+    peakRssMb: number | null;
+    rssGrowthMb: number | null;
+    idleRssMb: number | null;
+    heapAfterGcMb: number | null;
+    /** This process (load client + fake Slack) over the same span. */
+    parentPeakRssMb: number;
+  };
   /** Firebell's acks/s ÷ the bare app's. */
   acksPerSecRatio: number;
+  /** Firebell's completed requests/s (all work done) ÷ the bare app's acks/s. */
+  completedPerSecRatio: number | null;
   targets: {
     /** Firebell's ack p99 < 100 ms; judged at 200 concurrent only (null at 50). */
     ackP99Under100MsAt200: boolean | null;
     throughputAtLeastHalfOfBareBolt: boolean;
-    /** Whole-process peak RSS during Firebell's level < 200 MB (the process also holds the client and the fake Slack). */
-    peakRssUnder200Mb: boolean;
+    /** Firebell's own process's peak RSS during the level (until its work was done) < 200 MB. */
+    peakRssUnder200Mb: boolean | null;
   };
 }
 
@@ -187,17 +234,31 @@ const BARE_WORKSPACE: SlackWorkspace = { teamId: 'T0FIREBELL', teamDomain: 'acme
 
 const commandText = (i: number) => `Printer ${i} on floor 3 jams on every job`;
 
-/** The bare Bolt baseline: the same request shapes and counts as Firebell's levels, before Firebell's bot starts. */
+const ISOLATION =
+  'Each system under test (the bare Bolt app, then Firebell) runs alone in its own Node process (bench/lib/sut-child.ts, fork with --import tsx --expose-gc). ' +
+  'This process holds the load client and the fake Slack Web API (and, for Firebell, its own store connection for the completion checks). PostgreSQL runs on the same box.';
+
+async function sutIdle(sut: SutProcess): Promise<SutIdle> {
+  const rss = pidMemory(sut.pid)?.rss;
+  return { rssMb: rss === undefined ? null : mb(rss), memory: await sut.memory(true) };
+}
+
+const sutExtraArgv = () => (SUT_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${SUT_CPU_PROF}`] : []);
+
+/** The bare Bolt baseline, in its own process: the same request shapes and counts as Firebell's levels, before Firebell starts. */
 async function bareBoltSection(): Promise<BareBoltSection> {
-  const beforeGc = heapAfterGcMb();
-  const processBefore = { rssMb: mb(process.memoryUsage().rss), heapAfterGcMb: beforeGc };
-  const bare = await startBareBolt({ botId: BARE_WORKSPACE.botId, botUserId: BARE_WORKSPACE.botUserId });
+  const code = gitSrcState();
+  const sut = await startSut(
+    { sut: 'bare-bolt', botId: BARE_WORKSPACE.botId, botUserId: BARE_WORKSPACE.botUserId, signingSecret: SIGNING_SECRET, botToken: BOT_TOKEN },
+    { intervalMs: CONFIG.rssSampleIntervalMs, extraExecArgv: sutExtraArgv() },
+  );
+  log(`  bare Bolt app in its own process, pid ${sut.pid}, port ${sut.port}`);
   try {
-    const idle = { rssMb: mb(process.memoryUsage().rss), heapAfterGcMb: heapAfterGcMb() };
+    const idle = await sutIdle(sut);
     const level = async (kind: AckLevelResult['kind'], label: string, concurrency: number, requests: Prepared[]) => {
       log(`  bare Bolt ${label}: ${requests.length} requests, ${concurrency} concurrent…`);
-      const r = await runAckLevel(bare.url, sampler, { kind, label, concurrency, requests, maxMs: CONFIG.levelTimeLimitMs, client: CONFIG.slackLoadClient });
-      log(`    ack p50 ${r.ack.p50Ms} ms, p99 ${r.ack.p99Ms} ms, ${r.acksPerSec} acks/s, errors ${r.errors}, RSS ${r.rss.startMb}→peak ${r.rss.peakMb} MB`);
+      const r = await runAckLevel(sut, sampler, { kind, label, concurrency, requests, maxMs: CONFIG.levelTimeLimitMs, client: CONFIG.slackLoadClient });
+      log(`    ack p50 ${r.ack.p50Ms} ms, p99 ${r.ack.p99Ms} ms, ${r.acksPerSec} acks/s, errors ${r.errors}, its RSS ${r.rss.startMb}→peak ${r.rss.peakMb} MB (warmed ${r.warm.openSockets ?? r.warm.ok} connections)`);
       return r;
     };
     const commands = (n: number) => Array.from({ length: n }, (_, i) => commandRequest(BARE_WORKSPACE, CONFIG.reporterSlackUser, commandText(i)));
@@ -212,75 +273,114 @@ async function bareBoltSection(): Promise<BareBoltSection> {
     const warmClicks = await level('button_click', 'warm-up (not a result)', CONFIG.warmupConcurrency, clicks(CONFIG.warmupRequests));
     const clickLevels: AckLevelResult[] = [];
     for (const c of CONFIG.concurrencyLevels) clickLevels.push(await level('button_click', `click incident.accept @${c}`, c, clicks(CONFIG.requestsPerLevel)));
-    const listenerCounts = { ...bare.counts };
-    await bare.close();
-    const afterGc = heapAfterGcMb();
+    const { listenerCounts } = await sut.stats<{ listenerCounts: BareBoltSection['listenerCounts'] }>();
+    const exit = await sut.close();
     return {
       setup:
-        '@slack/bolt App + HTTPReceiver (same signing secret and endpoint as Firebell, processBeforeResponse false as Firebell leaves it, botId/botUserId given), on a node:http server on an ephemeral port; command(/incident) and action(/.*/) only await ack(). Same process, same client pool, same request builders and counts as Firebell, run before Firebell\'s bot starts.',
-      processBefore,
+        "@slack/bolt App + HTTPReceiver (same signing secret and endpoint as Firebell, processBeforeResponse false as Firebell leaves it, botId/botUserId given), on a node:http server on an ephemeral port; command(/incident) and action(/.*/) only await ack(). In its own process (only Bolt imported); same client pool, same request builders and counts as Firebell, run before Firebell's process starts.",
       idle,
       warmup: { commands: warmCommands, clicks: warmClicks },
       commands: commandLevels,
       clicks: clickLevels,
       listenerCounts,
-      afterClose: { rssMb: mb(process.memoryUsage().rss), heapAfterGcMb: afterGc },
+      sut: { pid: sut.pid, execArgv: sut.execArgv, exit, code },
     };
   } catch (err) {
-    await bare.close().catch(() => {});
+    await sut.close().catch(() => {});
     throw err;
   }
 }
 
-function compare(bare: AckLevelResult[], firebell: LevelResult[]): ComparisonRow[] {
+function compare(bare: BareBoltSection, firebellIdle: SutIdle, firebell: LevelResult[]): ComparisonRow[] {
+  const bareLevels = [...bare.commands, ...bare.clicks];
   return firebell.map((f) => {
-    const b = bare.find((x) => x.kind === f.kind && x.concurrency === f.concurrency);
+    const b = bareLevels.find((x) => x.kind === f.kind && x.concurrency === f.concurrency);
     if (!b) throw new Error(`no bare Bolt level for ${f.label}`);
     const fr = f.resourcesUntilDone;
     const ratio = b.acksPerSec > 0 ? round(f.acksPerSec / b.acksPerSec, 2) : Number.NaN;
+    const peak = fr.sut?.rssPeakMb ?? null;
     return {
       kind: f.kind,
       concurrency: f.concurrency,
       label: f.label,
-      bareBolt: { ackP50Ms: b.ack.p50Ms, ackP99Ms: b.ack.p99Ms, acksPerSec: b.acksPerSec, errors: b.errors, peakRssMb: b.rss.peakMb, rssGrowthMb: b.rss.growthMb },
+      bareBolt: { ackP50Ms: b.ack.p50Ms, ackP99Ms: b.ack.p99Ms, acksPerSec: b.acksPerSec, errors: b.errors, peakRssMb: b.rss.peakMb, rssGrowthMb: b.rss.growthMb, idleRssMb: bare.idle.rssMb },
       firebell: {
         ackP50Ms: f.ack.p50Ms,
         ackP99Ms: f.ack.p99Ms,
         acksPerSec: f.acksPerSec,
         completedPerSec: f.completedPerSec,
         errors: f.errors,
-        peakRssMb: fr.rssPeakMb,
-        rssGrowthMb: round(fr.rssPeakMb - fr.rssStartMb, 1),
+        peakRssMb: peak,
+        rssGrowthMb: peak !== null && fr.sut?.rssStartMb != null ? round(peak - fr.sut.rssStartMb, 1) : null,
+        idleRssMb: firebellIdle.rssMb,
+        heapAfterGcMb: f.heapAfterGcMb,
+        parentPeakRssMb: fr.rssPeakMb,
       },
       acksPerSecRatio: ratio,
+      completedPerSecRatio: f.completedPerSec !== null && b.acksPerSec > 0 ? round(f.completedPerSec / b.acksPerSec, 2) : null,
       targets: {
         ackP99Under100MsAt200: f.concurrency === 200 ? f.ack.p99Ms < 100 : null,
         throughputAtLeastHalfOfBareBolt: ratio >= 0.5,
-        peakRssUnder200Mb: fr.rssPeakMb < 200,
+        peakRssUnder200Mb: peak === null ? null : peak < 200,
       },
     };
   });
 }
 
 async function slackSection(): Promise<{ slack: SlackSection; machine: MachineInfo }> {
-  // The machine (and its load) before anything runs; then the baseline, in a process with nothing else started.
+  // The machine (and its load) before anything runs; then the baseline, with nothing else started.
   const machine = await machineOnly();
+  const parentBefore = { rssMb: mb(process.memoryUsage().rss), heapAfterGcMb: heapAfterGcMb() };
   const bareBolt = await bareBoltSection();
-  const policy = testPolicy();
-  const h = await startBenchBot(policy);
+
+  // Firebell: the fake Slack and the database here, the bot in its own process.
+  const fake = await createFakeSlack();
+  const db = await createTestDatabase();
+  let store: IncidentStore | null = null;
+  let sut: SutProcess | null = null;
   try {
-    const idleMem = process.memoryUsage();
-    const idle = { rssMb: mb(idleMem.rss), heapUsedMb: mb(idleMem.heapUsed), heapAfterGcMb: heapAfterGcMb() };
+    // Migrated here, before the child opens its own store on the same database.
+    store = await createPostgresStore(db.url);
+    const code = gitSrcState();
+    sut = await startSut(
+      {
+        sut: 'firebell',
+        env: {
+          PORT: '0',
+          SLACK_BOT_TOKEN: BOT_TOKEN,
+          SLACK_SIGNING_SECRET: SIGNING_SECRET,
+          SLACK_API_URL: fake.url,
+          DATABASE_URL: db.url,
+          // One reporter sends thousands of commands here, standing in for thousands of people: the
+          // per-person rate limit would (rightly) stop it, so the benchmark turns it off.
+          FIREBELL_RATE_LIMIT: '0',
+        },
+        slackIdentity: { botId: fake.botId, botUserId: fake.botUserId },
+        outboxIntervalMs: 50,
+        logSecrets: [BOT_TOKEN, SIGNING_SECRET],
+      },
+      { intervalMs: CONFIG.rssSampleIntervalMs, extraExecArgv: sutExtraArgv() },
+    );
+    log(`  Firebell in its own process, pid ${sut.pid}, port ${sut.port}; code: ${code.commit?.slice(0, 7) ?? '?'}, ${code.srcStatus === null ? 'src status unknown' : code.srcStatus.length ? `uncommitted in src: ${code.srcStatus.join('; ')}` : 'no uncommitted change in src'}`);
+    const child = sut;
+    const st = store;
+    const h: LevelTarget = { fake, store: st, dbUrl: db.url, sut: child };
+    const idle = await sutIdle(child);
+    const parentIdle = { rssMb: mb(process.memoryUsage().rss), heapAfterGcMb: heapAfterGcMb() };
+    const countIncidents = async (statuses?: Incident['status'][]) => (await st.list({ ...(statuses ? { statuses } : {}), limit: 1_000_000 })).length;
     const level = async (kind: LevelResult['kind'], label: string, concurrency: number, requests: Prepared[]) => {
       log(`  ${label}: ${requests.length} requests, ${concurrency} concurrent…`);
-      const before = kind === 'slash_command' ? await countIncidents(h) : await countIncidents(h, ['in_progress']);
+      const before = kind === 'slash_command' ? await countIncidents() : await countIncidents(['in_progress']);
       const r = await runLevel(h, sampler, { kind, label, concurrency, requests, maxMs: CONFIG.levelTimeLimitMs, drainTimeoutMs: CONFIG.drainTimeoutMs, client: CONFIG.slackLoadClient });
-      const after = kind === 'slash_command' ? await countIncidents(h) : await countIncidents(h, ['in_progress']);
+      const after = kind === 'slash_command' ? await countIncidents() : await countIncidents(['in_progress']);
       r.outcome[kind === 'slash_command' ? 'incidentsFiled' : 'incidentsAccepted'] = after - before;
-      log(`    ack p50 ${r.ack.p50Ms} ms, p99 ${r.ack.p99Ms} ms, ${r.acksPerSec} acks/s, errors ${r.errors}, all work done in ${r.allWorkDoneS ?? 'n/a'} s`);
+      log(
+        `    ack p50 ${r.ack.p50Ms} ms, p99 ${r.ack.p99Ms} ms, ${r.acksPerSec} acks/s, errors ${r.errors}, all work done in ${r.allWorkDoneS ?? 'n/a'} s; ` +
+          `bot RSS ${r.resourcesUntilDone.sut?.rssStartMb ?? 'n/a'}→peak ${r.resourcesUntilDone.sut?.rssPeakMb ?? 'n/a'} MB (warmed ${r.warm.openSockets ?? r.warm.ok} connections)`,
+      );
       return r;
     };
-    const commands = (n: number) => Array.from({ length: n }, (_, i) => commandRequest(h.fake, CONFIG.reporterSlackUser, commandText(i)));
+    const commands = (n: number) => Array.from({ length: n }, (_, i) => commandRequest(fake, CONFIG.reporterSlackUser, commandText(i)));
 
     log('Firebell over HTTP: slash commands');
     const warmCommands = await level('slash_command', 'warm-up (not a result)', CONFIG.warmupConcurrency, commands(CONFIG.warmupRequests));
@@ -289,30 +389,47 @@ async function slackSection(): Promise<{ slack: SlackSection; machine: MachineIn
 
     // Distinct incidents still in the desk queue, one per click, so every click is a real CAS write.
     const needed = CONFIG.warmupRequests + CONFIG.concurrencyLevels.length * CONFIG.requestsPerLevel;
-    let fresh = await h.store.list({ statuses: ['new'], tiers: ['desk'], limit: 1_000_000 });
+    let fresh = await st.list({ statuses: ['new'], tiers: ['desk'], limit: 1_000_000 });
     if (fresh.length < needed) {
-      log(`  topping up the click pool: ${needed - fresh.length} incidents through the dispatcher`);
-      for (let i = fresh.length; i < needed; i++) {
-        await h.bot.dispatcher.report(personRef('reporter.a'), { title: `Click pool ${i}` }, { platform: 'slack', channel: 'C0GENERAL' });
-      }
-      await h.bot.scheduler.flush();
-      fresh = await h.store.list({ statuses: ['new'], tiers: ['desk'], limit: 1_000_000 });
+      log(`  topping up the click pool: ${needed - fresh.length} incidents through the dispatcher (in the bot's process)`);
+      await child.topUp(needed - fresh.length, fresh.length);
+      fresh = await st.list({ statuses: ['new'], tiers: ['desk'], limit: 1_000_000 });
     }
     let next = 0;
-    const clicks = (n: number) => fresh.slice(next, (next += n)).map((inc) => clickRequest(h.fake, CONFIG.clickerSlackUser, inc, 'incident.accept'));
+    const clicks = (n: number) => fresh.slice(next, (next += n)).map((inc) => clickRequest(fake, CONFIG.clickerSlackUser, inc, 'incident.accept'));
 
     log('Firebell over HTTP: button clicks (incident.accept)');
     const warmClicks = await level('button_click', 'warm-up (not a result)', CONFIG.warmupConcurrency, clicks(CONFIG.warmupRequests));
     const clickLevels: LevelResult[] = [];
     for (const c of CONFIG.concurrencyLevels) clickLevels.push(await level('button_click', `click incident.accept @${c}`, c, clicks(CONFIG.requestsPerLevel)));
 
-    const comparison = compare([...bareBolt.commands, ...bareBolt.clicks], [...commandLevels, ...clickLevels]);
+    const { logs } = await child.stats<{ logs: LogCounts }>();
+    const afterLevels = await child.memory(true);
+    const comparison = compare(bareBolt, idle, [...commandLevels, ...clickLevels]);
+    sut = null;
+    const exit = await child.close();
     return {
-      slack: { idle, warmup: { commands: warmCommands, clicks: warmClicks }, commands: commandLevels, clicks: clickLevels, logs: h.logs, bareBolt, comparison },
+      slack: {
+        isolation: ISOLATION,
+        parentBefore,
+        idle,
+        afterLevels,
+        parentIdle,
+        sut: { pid: child.pid, execArgv: child.execArgv, exit, code },
+        warmup: { commands: warmCommands, clicks: warmClicks },
+        commands: commandLevels,
+        clicks: clickLevels,
+        logs,
+        bareBolt,
+        comparison,
+      },
       machine,
     };
   } finally {
-    await h.close();
+    if (sut) await sut.close().catch(() => {});
+    if (store) await store.close().catch(() => {});
+    await fake.close();
+    await db.drop();
   }
 }
 
@@ -523,32 +640,43 @@ function printMajorTables(m: MajorResult) {
 }
 
 const yesNo = (x: boolean | null) => (x === null ? '—' : x ? 'met' : 'NOT met');
+const maxOf = (xs: (number | null | undefined)[]) => {
+  const v = xs.filter((x): x is number => typeof x === 'number');
+  return v.length ? Math.max(...v) : null;
+};
 
 function printSlackTables(slack: SlackSection) {
   const levels = [...slack.commands, ...slack.clicks];
   table(
-    `Slack ack over HTTP (client, bot and fake Slack in ONE process; load client: ${CONFIG.slackLoadClient}; RSS is the whole process)`,
-    ['level', 'sent', 'non-200', 'acks/s', 'ack p50', 'p95', 'p99', 'max ms', 'reply p50', 'reply p99', 'done/s', 'peak RSS MB', 'heap@GC MB', 'CPU proc %', 'pg %', 'other %'],
-    levels.map((l) => [
-      l.label,
-      l.sent,
-      l.errors,
-      l.acksPerSec,
-      ...lat(l.ack),
-      l.reply.p50Ms,
-      l.reply.p99Ms,
-      l.completedPerSec,
-      l.resourcesUntilDone.rssPeakMb,
-      l.heapAfterGcMb,
-      l.resourcesUntilDone.processCpuPctOfOneCore,
-      l.resourcesUntilDone.postgresCpuPctOfOneCore,
-      l.resourcesUntilDone.otherCpuPctOfOneCore,
-    ]),
+    `Firebell: Slack ack over HTTP (the bot in its own process, pid ${slack.sut.pid}; load client ${CONFIG.slackLoadClient}, connections warmed; bot RSS = its process's)`,
+    ['level', 'sent', 'non-200', 'acks/s', 'ack p50', 'p95', 'p99', 'max ms', 'reply p50', 'reply p99', 'done/s', 'bot RSS start', 'bot peak RSS', 'bot heap@GC', 'client+fake peak RSS', 'bot loop p99', 'CPU bot %', 'client+fake %', 'pg %', 'other %'],
+    levels.map((l) => {
+      const u = l.resourcesUntilDone;
+      return [
+        l.label,
+        l.sent,
+        l.errors,
+        l.acksPerSec,
+        ...lat(l.ack),
+        l.reply.p50Ms,
+        l.reply.p99Ms,
+        l.completedPerSec,
+        u.sut?.rssStartMb ?? null,
+        u.sut?.rssPeakMb ?? null,
+        l.heapAfterGcMb,
+        u.rssPeakMb,
+        l.sutPhase?.eventLoopDelayP99Ms ?? null,
+        u.sut?.cpuPctOfOneCore ?? null,
+        u.processCpuPctOfOneCore,
+        u.postgresCpuPctOfOneCore,
+        u.otherCpuPctOfOneCore,
+      ];
+    }),
   );
   const b = slack.bareBolt;
   table(
-    'Baseline: bare Bolt app, ack only (same process, same client, same requests; run before Firebell; RSS is the whole process)',
-    ['level', 'sent', 'non-200', 'acks/s', 'ack p50', 'p95', 'p99', 'max ms', 'RSS start MB', 'peak RSS MB', 'growth MB', 'heap@GC MB', 'CPU proc %', 'other %'],
+    `Baseline: bare Bolt app, ack only (its own process, pid ${b.sut.pid}; same client, same requests; run before Firebell)`,
+    ['level', 'sent', 'non-200', 'acks/s', 'ack p50', 'p95', 'p99', 'max ms', 'its RSS start', 'peak', 'growth', 'heap@GC', 'client peak RSS', 'its loop p99', 'CPU its %', 'client %', 'other %'],
     [...b.commands, ...b.clicks].map((l) => [
       l.label,
       l.sent,
@@ -559,14 +687,20 @@ function printSlackTables(slack: SlackSection) {
       l.rss.peakMb,
       l.rss.growthMb,
       l.heapAfterGcMb,
+      l.resources.rssPeakMb,
+      l.sutPhase?.eventLoopDelayP99Ms ?? null,
+      l.resources.sut?.cpuPctOfOneCore ?? null,
       l.resources.processCpuPctOfOneCore,
       l.resources.otherCpuPctOfOneCore,
     ]),
   );
-  log(`Bare app: process RSS ${b.processBefore.rssMb} MB before it started, ${b.idle.rssMb} MB listening, ${b.afterClose.rssMb} MB after it closed (heap after GC ${b.processBefore.heapAfterGcMb ?? 'n/a'} → ${b.afterClose.heapAfterGcMb ?? 'n/a'} MB); its listeners acked ${b.listenerCounts.commands} commands and ${b.listenerCounts.actions} clicks, ${b.listenerCounts.errors} errors.`);
+  log(
+    `Bare app's process: ${b.idle.rssMb ?? 'n/a'} MB RSS idle (heap ${b.idle.memory.heapUsedMb} MB, after GC ${b.idle.memory.heapAfterGcMb ?? 'n/a'} MB); ` +
+      `its listeners acked ${b.listenerCounts.commands} commands and ${b.listenerCounts.actions} clicks, ${b.listenerCounts.errors} errors; exit code ${b.sut.exit.exitCode ?? b.sut.exit.signal}.`,
+  );
   table(
-    'Issue 7, side by side: bare Bolt (ack only) vs Firebell (ack + database writes + replies); ack in ms; targets: Firebell p99 < 100 ms at 200, acks/s ratio >= 0.5, peak RSS < 200 MB',
-    ['level', 'Bolt p50', 'Bolt p99', 'Bolt acks/s', 'Bolt peak RSS', 'Firebell p50', 'Firebell p99', 'Firebell acks/s', 'Firebell done/s', 'Firebell peak RSS', 'ratio', 'p99 < 100 @200', 'ratio >= 0.5', 'RSS < 200 MB'],
+    'Issue 7, side by side: bare Bolt (ack only) vs Firebell (ack + database writes + replies); each in its own process; ack in ms; RSS of that process in MB; targets: Firebell p99 < 100 ms at 200, acks/s ratio >= 0.5, its peak RSS < 200 MB',
+    ['level', 'Bolt p50', 'Bolt p99', 'Bolt acks/s', 'Bolt peak RSS', 'Firebell p50', 'Firebell p99', 'Firebell acks/s', 'Firebell done/s', 'Firebell peak RSS', 'ratio', 'done ratio', 'p99 < 100 @200', 'ratio >= 0.5', 'RSS < 200 MB'],
     slack.comparison.map((c) => [
       c.label,
       c.bareBolt.ackP50Ms,
@@ -579,13 +713,22 @@ function printSlackTables(slack: SlackSection) {
       c.firebell.completedPerSec,
       c.firebell.peakRssMb,
       c.acksPerSecRatio,
+      c.completedPerSecRatio,
       yesNo(c.targets.ackP99Under100MsAt200),
       yesNo(c.targets.throughputAtLeastHalfOfBareBolt),
       yesNo(c.targets.peakRssUnder200Mb),
     ]),
   );
-  log('ratio = Firebell acks/s ÷ bare Bolt acks/s. Peak RSS is the whole process (load client + server, + fake Slack for Firebell), in MB;');
+  log('ratio = Firebell acks/s ÷ bare Bolt acks/s; done ratio = Firebell done/s ÷ bare Bolt acks/s. Peak RSS is the system under test\'s own process;');
   log("Firebell's from its first request until all its work was done. Timing is only reported: no target fails the run.");
+  log(
+    `Firebell's process: ${slack.idle.rssMb ?? 'n/a'} MB RSS idle after start (heap ${slack.idle.memory.heapUsedMb} MB, after GC ${slack.idle.memory.heapAfterGcMb ?? 'n/a'} MB); ` +
+      `after all levels and a GC: ${slack.afterLevels.rssAfterGcMb ?? slack.afterLevels.rssMb} MB RSS, heap ${slack.afterLevels.heapAfterGcMb ?? 'n/a'} MB; peak over the levels ${maxOf(levels.map((l) => l.resourcesUntilDone.sut?.rssPeakMb)) ?? 'n/a'} MB.`,
+  );
+  log(
+    `Load client + fake Slack (this process): ${slack.parentBefore.rssMb} MB RSS before any server, ${slack.parentIdle.rssMb} MB with Firebell idle, peak ${maxOf(levels.map((l) => l.resourcesUntilDone.rssPeakMb)) ?? 'n/a'} MB over Firebell's levels.`,
+  );
+  log(`Firebell's logs: ${slack.logs.info} info, ${slack.logs.warn} warn, ${slack.logs.error} error${slack.logs.samples.length ? `; first: ${slack.logs.samples[0]}` : ''}.`);
 }
 
 function printCoreTables(r: { slack?: SlackSection; flows?: FlowResult[]; outbox?: OutboxResult; peakRssMb: number }) {
@@ -632,13 +775,12 @@ function printCoreTables(r: { slack?: SlackSection; flows?: FlowResult[]; outbox
   }
   if (!r.slack && !r.flows && !r.outbox) return;
   log('');
-  log('CPU columns are % of ONE core over the phase: this process (client + bot + fake Slack), the PostgreSQL backends of');
-  log("the benchmark's database, and everything else on the box (other users' work, PostgreSQL's shared processes).");
+  log('CPU columns are % of ONE core over the phase: the PostgreSQL backends of the benchmark\'s database, everything else on the');
+  log("box (other users' work, PostgreSQL's shared processes), and: for the Slack tables, the system under test's own process");
+  log('and this process (load client + fake Slack) apart; for the flow and outbox tables, this one process.');
   if (r.slack) {
-    const levels = [...r.slack.commands, ...r.slack.clicks];
-    log(`RSS right after the bot started, before any request: ${r.slack.idle.rssMb} MB (heap after GC ${r.slack.idle.heapAfterGcMb ?? 'n/a'} MB).`);
-    log('heap@GC: heap in use after a forced full GC once the level was done (bot + fake Slack state + client).');
-    log(`Peak RSS during the Slack levels: ${Math.max(...levels.map((l) => l.resourcesUntilDone.rssPeakMb))} MB; process peak over the whole run${r.flows ? ' (PGlite included)' : ''}: ${r.peakRssMb} MB.`);
+    log("heap@GC (Slack): the system under test's heap in use after a forced full GC in its process once the level was done.");
+    log(`This process's peak RSS over the whole run${r.flows ? ' (PGlite included)' : ''}: ${r.peakRssMb} MB (the Slack section's systems under test are not in it).`);
   }
   const lite = r.flows?.find((f) => f.storeOpened);
   if (lite?.storeOpened) log(`Opening in-memory PGlite and migrating it took RSS from ${lite.storeOpened.rssBeforeMb} to ${lite.storeOpened.rssAfterMb} MB.`);
@@ -704,9 +846,10 @@ async function main() {
       durationS,
       process: {
         peakRssMb,
-        slackPhasePeakRssMb: slack ? Math.max(...[...slack.commands, ...slack.clicks].map((l) => l.resourcesUntilDone.rssPeakMb)) : null,
-        bareBoltPhasePeakRssMb: slack ? Math.max(...[...slack.bareBolt.commands, ...slack.bareBolt.clicks].map((l) => l.rss.peakMb)) : null,
-        note: 'RSS is sampled every 100 ms for the whole Node process, which holds the load-generating client, the bot and the fake Slack API (which keeps every call, message and reply in memory).',
+        slackParentPeakRssMb: slack ? maxOf([...slack.commands, ...slack.clicks].map((l) => l.resourcesUntilDone.rssPeakMb)) : null,
+        slackFirebellProcessPeakRssMb: slack ? maxOf([...slack.commands, ...slack.clicks].map((l) => l.resourcesUntilDone.sut?.rssPeakMb)) : null,
+        bareBoltProcessPeakRssMb: slack ? maxOf([...slack.bareBolt.commands, ...slack.bareBolt.clicks].map((l) => l.rss.peakMb)) : null,
+        note: "peakRssMb is this Node process, sampled every 100 ms: the load client and fake Slack of section 1 (whose systems under test each ran in their own child process, measured from /proc/<pid>), and everything of sections 2-6, which run in this process.",
       },
       targets,
       sectionRuns,

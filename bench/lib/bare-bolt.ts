@@ -7,12 +7,16 @@
  * answers the HTTP request at once), the same kind of error handler, Bolt's logs dropped, and the
  * bot identity given so Bolt never calls `auth.test`. Its listeners do nothing but `await ack()`:
  * no middleware, no de-duplication, no database, no `respond()`. It is served by a plain
- * `node:http` server (Node's defaults, as Firebell's `src/http/server.ts`) on an ephemeral port.
+ * `node:http` server (Node's defaults, as Firebell's `src/http/server.ts`) on an ephemeral port,
+ * which also answers `GET /healthz` as Firebell's server does (the load client opens its
+ * connections with it before a timed level).
+ *
+ * It imports nothing but Bolt, so that in its own process (bench/lib/sut-child.ts) its memory is
+ * Bolt's: the token and signing secret are passed in rather than imported from the test harness.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
-import { BOT_TOKEN, SIGNING_SECRET } from './bot';
 
 export interface BareBolt {
   /** `http://127.0.0.1:PORT/slack/events`. */
@@ -32,10 +36,10 @@ const quietLogger = {
   setName: () => {},
 };
 
-export async function startBareBolt(o: { botId: string; botUserId: string }): Promise<BareBolt> {
+export async function startBareBolt(o: { botId: string; botUserId: string; signingSecret: string; botToken: string }): Promise<BareBolt> {
   const counts = { commands: 0, actions: 0, errors: 0 };
   const receiver = new HTTPReceiver({
-    signingSecret: SIGNING_SECRET,
+    signingSecret: o.signingSecret,
     endpoints: '/slack/events',
     processBeforeResponse: false,
     logger: quietLogger,
@@ -45,7 +49,7 @@ export async function startBareBolt(o: { botId: string; botUserId: string }): Pr
     },
   });
   const app = new App({
-    token: BOT_TOKEN,
+    token: o.botToken,
     receiver,
     botId: o.botId,
     botUserId: o.botUserId,
@@ -67,6 +71,10 @@ export async function startBareBolt(o: { botId: string; botUserId: string }): Pr
 
   // As src/http/server.ts hands `/slack/events` to the receiver: a failure answers 500, never crashes.
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
     const fail = () => {
       counts.errors++;
       if (!res.headersSent) res.writeHead(500).end();

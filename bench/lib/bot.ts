@@ -4,34 +4,16 @@
  * an array at `debug`, so that the test harness's log buffer does not inflate RSS and CPU.
  */
 import type { Policy } from '../../src/flows/policy/policy';
-import { createLogger } from '../../src/logger';
 import { BOT_TOKEN, SIGNING_SECRET, startSlackBot, type SlackBotHarness } from '../../test/support/slack-bot';
+import { countingLoggerWithSecrets, type LogCounts } from './counting-logger';
 
 export { BOT_TOKEN, SIGNING_SECRET };
 
-export interface LogCounts {
-  debug: number;
-  info: number;
-  warn: number;
-  error: number;
-  /** The first few warn/error lines, for the report. */
-  samples: string[];
-}
+export type { LogCounts };
 
 /** A logger that serialises like production (JSON, secrets scrubbed) but only counts lines. */
 export function countingLogger(level: 'info' | 'warn' = 'info') {
-  const counts: LogCounts = { debug: 0, info: 0, warn: 0, error: 0, samples: [] };
-  const logger = createLogger({
-    level,
-    secrets: [BOT_TOKEN, SIGNING_SECRET],
-    write: (line) => {
-      const m = /"level":"(debug|info|warn|error)"/.exec(line);
-      const lvl = (m?.[1] ?? 'info') as keyof Omit<LogCounts, 'samples'>;
-      counts[lvl]++;
-      if ((lvl === 'warn' || lvl === 'error') && counts.samples.length < 10) counts.samples.push(line.slice(0, 400));
-    },
-  });
-  return { logger, counts };
+  return countingLoggerWithSecrets(level, [BOT_TOKEN, SIGNING_SECRET]);
 }
 
 export type BenchBot = Omit<SlackBotHarness, 'logs'> & { logs: LogCounts };

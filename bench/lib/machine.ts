@@ -68,6 +68,29 @@ function gitCommit(): string | null {
   }
 }
 
+/**
+ * The code a process is about to load: HEAD and `git status --porcelain src` (read-only git). Taken
+ * when a system-under-test process starts, since tsx reads the source tree then and other people may
+ * be editing it.
+ */
+export function gitSrcState(): { at: string; commit: string | null; srcStatus: string[] | null } {
+  let srcStatus: string[] | null = null;
+  try {
+    srcStatus = execFileSync('git', ['status', '--porcelain', 'src'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .filter(Boolean);
+  } catch {
+    srcStatus = null;
+  }
+  let commit: string | null = null;
+  try {
+    commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    commit = null;
+  }
+  return { at: new Date().toISOString(), commit, srcStatus };
+}
+
 export async function machineInfo(postgresUrl: string): Promise<MachineInfo> {
   return {
     cpuModel: cpuModel(),

@@ -1,24 +1,31 @@
 /**
  * Benchmark 1: Slack ack latency and throughput, end to end over HTTP.
  *
- * Signed slash commands and button clicks are POSTed to Bolt's `/slack/events` endpoint by a bounded
- * pool of `fetch` calls (Node's global undici dispatcher, keep-alive), or with `client: 'node-http'`
- * of `node:http` requests through one shared keep-alive `Agent`. The HTTP response time is
- * Slack's ack. Because Firebell acks first and works afterwards, each level also records when the
- * work really finished: the `respond()` reply reaching the fake's response_url sink, and the outbox
- * drained (queue cards and DMs posted to the fake Web API).
+ * The system under test runs in its own process (bench/lib/sut-child.ts, started by
+ * bench/lib/sut.ts); this process holds the load client and the fake Slack. Signed slash commands
+ * and button clicks are POSTed to Bolt's `/slack/events` endpoint by a bounded pool of N workers
+ * using `node:http` requests through a keep-alive `Agent` with `maxSockets` = N, made for the
+ * level (`client: 'fetch'`: Node's global fetch, undici's global dispatcher, keep-alive). Before
+ * the timed window, N concurrent `GET /healthz` open the N connections, so connection setup is not
+ * counted as ack latency. The HTTP response time is Slack's ack. Because Firebell acks first and
+ * works afterwards, each level also records when the work really finished: the `respond()` reply
+ * reaching the fake's response_url sink, and the outbox drained (queue cards and DMs posted to the
+ * fake Web API), checked through the parent's own store connection.
  *
- * `runAckLevel` sends the same prepared requests through the same pool to the bare Bolt baseline
- * (bench/lib/bare-bolt.ts), which has no work behind its acks, and records only the acks and RSS.
+ * `runAckLevel` sends the same prepared requests through the same kind of pool to the bare Bolt
+ * baseline (bench/lib/bare-bolt.ts), which has no work behind its acks, and records only the acks
+ * and the memory.
  */
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Incident } from '../../src/flows/incident/model';
+import type { IncidentStore } from '../../src/flows/ports';
 import type { FakeSlack } from '../../test/fakes/slack-api';
 import { signSlack } from '../../test/support/slack';
-import { SIGNING_SECRET, type BenchBot } from './bot';
+import { SIGNING_SECRET } from './bot';
 import { heapAfterGcMb, round, sleep, summarize, watchPhase, type LatencySummary, type PhaseResources, type RssSampler } from './stats';
+import type { ChildMemory, ChildPhase, SutProcess } from './sut';
 
 /** What the request builders take from the fake Slack: the workspace the requests come from, and the response_url origin. */
 export type SlackWorkspace = Pick<FakeSlack, 'teamId' | 'teamDomain' | 'appId' | 'origin' | 'botUserId' | 'botId'>;
@@ -106,18 +113,29 @@ interface Sent {
 }
 
 /**
- * The load client. `fetch`: Node's global fetch (undici's global dispatcher, keep-alive), the
- * client of every published run. `node-http`: `node:http` `request()` through one keep-alive
- * `Agent` (no socket limit) shared by every level of the run, as the global dispatcher is.
+ * The load client. `node-http` (the default): `node:http` `request()` through a keep-alive `Agent`
+ * with `maxSockets` = the level's concurrency, made for the level and destroyed after it. `fetch`:
+ * Node's global fetch (undici's global dispatcher, keep-alive), the client of the runs before the
+ * system under test had its own process.
  */
 export type LoadClient = 'fetch' | 'node-http';
 
-const httpAgent = new Agent({ keepAlive: true, maxSockets: Infinity });
+/** One level's client: the Agent (node-http) or the global dispatcher (fetch). */
+interface PoolClient {
+  kind: LoadClient;
+  agent: Agent | null;
+  close(): void;
+}
 
-function postWithNodeHttp(url: URL, r: Prepared): Promise<number> {
+function openClient(kind: LoadClient, concurrency: number): PoolClient {
+  const agent = kind === 'node-http' ? new Agent({ keepAlive: true, maxSockets: concurrency }) : null;
+  return { kind, agent, close: () => agent?.destroy() };
+}
+
+function nodeHttp(url: URL, agent: Agent, method: 'GET' | 'POST', body: string | null, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: httpAgent, headers: { ...r.headers, 'Content-Length': String(Buffer.byteLength(r.body)) } },
+      { host: url.hostname, port: url.port, path: url.pathname, method, agent, headers: body === null ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } },
       (res) => {
         res.resume(); // read (and drop) the body, as fetch's res.text()
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -125,12 +143,40 @@ function postWithNodeHttp(url: URL, r: Prepared): Promise<number> {
       },
     );
     req.on('error', reject);
-    req.end(r.body);
+    req.end(body ?? undefined);
   });
 }
 
+/** The connections opened before a timed level: `concurrency` concurrent `GET /healthz`. */
+export interface WarmResult {
+  requests: number;
+  ok: number;
+  ms: number;
+  /** node-http: idle keep-alive sockets in the Agent afterwards (should equal the concurrency); null for fetch, whose pool is not inspectable. */
+  openSockets: number | null;
+}
+
+async function warmConnections(client: PoolClient, origin: string, concurrency: number): Promise<WarmResult> {
+  const url = new URL('/healthz', origin);
+  const t0 = performance.now();
+  const statuses = await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      try {
+        if (client.agent) return await nodeHttp(url, client.agent, 'GET', null, {});
+        const res = await fetch(url);
+        await res.text();
+        return res.status;
+      } catch {
+        return 0;
+      }
+    }),
+  );
+  const openSockets = client.agent ? Object.values(client.agent.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0) : null;
+  return { requests: concurrency, ok: statuses.filter((x) => x === 200).length, ms: round(performance.now() - t0), openSockets };
+}
+
 /** N workers, each sending the next prepared request as soon as its previous one was answered. */
-async function runPool(endpoint: string, reqs: Prepared[], concurrency: number, maxMs: number, client: LoadClient) {
+async function runPool(endpoint: string, reqs: Prepared[], concurrency: number, maxMs: number, client: PoolClient) {
   const results: (Sent | undefined)[] = new Array(reqs.length);
   const url = new URL(endpoint);
   let next = 0;
@@ -150,7 +196,7 @@ async function runPool(endpoint: string, reqs: Prepared[], concurrency: number, 
       const s = performance.now();
       try {
         let status: number;
-        if (client === 'node-http') status = await postWithNodeHttp(url, r);
+        if (client.agent) status = await nodeHttp(url, client.agent, 'POST', r.body, r.headers);
         else {
           const res = await fetch(endpoint, { method: 'POST', headers: r.headers, body: r.body });
           await res.text();
@@ -166,8 +212,16 @@ async function runPool(endpoint: string, reqs: Prepared[], concurrency: number, 
   return { results, durationMs: performance.now() - t0, stoppedByTime };
 }
 
+/** What a Firebell level needs: the fake Slack and the database (this process's own store connection), and the child serving the endpoint. */
+export interface LevelTarget {
+  fake: FakeSlack;
+  store: IncidentStore;
+  dbUrl: string;
+  sut: SutProcess;
+}
+
 /** Waits until every acked request has its reply at the fake and the outbox holds nothing pending. */
-async function waitForWork(h: BenchBot, responseIds: Set<string>, fromIndex: number, timeoutMs: number) {
+async function waitForWork(h: LevelTarget, responseIds: Set<string>, fromIndex: number, timeoutMs: number) {
   const repliesAt = new Map<string, { at: number; body: any }>();
   let cursor = fromIndex;
   const start = performance.now();
@@ -244,33 +298,54 @@ export interface LevelResult {
   completedPerSec: number | null;
   /** What the requests did to the database, checked afterwards. */
   outcome: Record<string, number>;
-  /** Heap in use after a forced full GC once the level's work was done (the RSS figures keep V8's high-water mark). */
+  /** The SUT child's heap in use after a forced full GC once the level's work was done (RSS keeps V8's high-water mark). */
   heapAfterGcMb: number | null;
-  /** What the fake Slack holds at that point (its messages and their versions are part of the process memory). */
+  /** The SUT child's process.memoryUsage() once the work was done, before and after that GC. */
+  sutMemoryAfter: ChildMemory | null;
+  /** This process's (load client + fake Slack) heap after a full GC at the same point. */
+  parentHeapAfterGcMb: number | null;
+  /** What the fake Slack holds at that point (in this process, not the bot's). */
   fakeSlackState: { messages: number; messageVersions: number; dms: number };
-  /** Whole process (client + server + fake Slack) during the send window. */
+  /** The connections opened before the timed window. */
+  warm: WarmResult;
+  /** The SUT child's own view of the level (first request to all work done): event-loop delay, CPU. */
+  sutPhase: ChildPhase | null;
+  /** During the send window: this process (load client + fake Slack) and, under `sut`, the SUT child. */
   resources: PhaseResources;
   /** The same, from the first request until all work was done. */
   resourcesUntilDone: PhaseResources;
 }
 
 export async function runLevel(
-  h: BenchBot,
+  h: LevelTarget,
   sampler: RssSampler,
   o: { kind: LevelResult['kind']; label: string; concurrency: number; requests: Prepared[]; maxMs: number; drainTimeoutMs: number; client?: LoadClient },
 ): Promise<LevelResult> {
   const fromIndex = h.fake.responses.length;
-  const watch = { postgresDatabase: new URL(h.db.url).pathname.slice(1) };
-  const whole = watchPhase(sampler, watch);
-  const send = watchPhase(sampler, watch);
-  const pool = await runPool(h.endpoint, o.requests, o.concurrency, o.maxMs, o.client ?? 'fetch');
-  const resources = send.stop();
-
+  const client = openClient(o.client ?? 'node-http', o.concurrency);
+  let pool: Awaited<ReturnType<typeof runPool>>;
+  let warm: WarmResult;
+  let resources: PhaseResources;
+  let resourcesUntilDone: PhaseResources;
+  let work: Awaited<ReturnType<typeof waitForWork>>;
+  let sutPhase: ChildPhase | null = null;
+  try {
+    warm = await warmConnections(client, h.sut.origin, o.concurrency);
+    await h.sut.phaseStart();
+    const postgresDatabase = new URL(h.dbUrl).pathname.slice(1);
+    const whole = watchPhase(sampler, { postgresDatabase, sut: h.sut.watch(true) });
+    const send = watchPhase(sampler, { postgresDatabase, sut: h.sut.watch(false) }); // started with `whole`: its VmHWM reset serves both
+    pool = await runPool(h.sut.endpoint, o.requests, o.concurrency, o.maxMs, client);
+    resources = send.stop();
+    const { okIdx } = poolFigures(pool);
+    const expected = new Set(okIdx.map((i) => o.requests[i]!.responseId));
+    work = await waitForWork(h, expected, fromIndex, o.drainTimeoutMs);
+    resourcesUntilDone = whole.stop();
+    sutPhase = await h.sut.phaseEnd();
+  } finally {
+    client.close();
+  }
   const { okIdx } = poolFigures(pool);
-
-  const expected = new Set(okIdx.map((i) => o.requests[i]!.responseId));
-  const work = await waitForWork(h, expected, fromIndex, o.drainTimeoutMs);
-  const resourcesUntilDone = whole.stop();
   // The fake's call and reply logs are test-harness memory, not Firebell's: drop them between
   // levels (its messages, channels and DMs stay, since later card updates need them).
   h.fake.calls.length = 0;
@@ -279,7 +354,8 @@ export async function runLevel(
   let versions = 0;
   for (const m of h.fake.messages.values()) versions += m.history.length;
   const fakeSlackState = { messages: h.fake.messages.size, messageVersions: versions, dms: h.fake.dms.size };
-  const heapAfterGc = heapAfterGcMb();
+  const sutMemoryAfter = await h.sut.memory(true);
+  const parentHeapAfterGcMb = heapAfterGcMb();
 
   const replyMs: number[] = [];
   for (const i of okIdx) {
@@ -300,8 +376,12 @@ export async function runLevel(
     allWorkDoneS,
     completedPerSec: allWorkDoneS ? round(okIdx.length / allWorkDoneS, 1) : null,
     outcome,
-    heapAfterGcMb: heapAfterGc,
+    heapAfterGcMb: sutMemoryAfter.heapAfterGcMb,
+    sutMemoryAfter,
+    parentHeapAfterGcMb,
     fakeSlackState,
+    warm,
+    sutPhase,
     resources,
     resourcesUntilDone,
   };
@@ -323,28 +403,58 @@ export interface AckLevelResult {
   acksPerSec: number;
   ack: LatencySummary;
   /**
-   * Whole-process RSS over the level (first request to last ack, plus the end reading). Growth is
-   * peak − start: the level's own addition, since the process also holds the client and whatever
-   * ran before (V8 keeps its high-water mark, so a later level grows less than a fresh process would).
+   * The bare app's process (the SUT child) over the level, first request to last ack: VmRSS at the
+   * start, the peak (100 ms samples, the end reading and VmHWM reset at the start), and the end.
+   * Growth is peak − start.
    */
-  rss: { startMb: number; peakMb: number; endMb: number; growthMb: number };
+  rss: { startMb: number | null; peakMb: number | null; endMb: number | null; growthMb: number | null };
+  /** The child's heap after a full GC once the level was done. */
   heapAfterGcMb: number | null;
+  sutMemoryAfter: ChildMemory | null;
+  /** This process (load client; the fake Slack is idle here) after a full GC. */
+  parentHeapAfterGcMb: number | null;
+  warm: WarmResult;
+  sutPhase: ChildPhase | null;
+  /** This process (load client) and, under `sut`, the child. */
   resources: PhaseResources;
 }
 
-/** Sends `requests` to `endpoint` through the same pool as `runLevel`, and records only the acks. */
+/** Sends `requests` to the child's endpoint through the same kind of pool as `runLevel`, and records only the acks. */
 export async function runAckLevel(
-  endpoint: string,
+  sut: SutProcess,
   sampler: RssSampler,
   o: { kind: LevelResult['kind']; label: string; concurrency: number; requests: Prepared[]; maxMs: number; client?: LoadClient },
 ): Promise<AckLevelResult> {
-  const phase = watchPhase(sampler);
-  const pool = await runPool(endpoint, o.requests, o.concurrency, o.maxMs, o.client ?? 'fetch');
-  const resources = phase.stop();
+  const client = openClient(o.client ?? 'node-http', o.concurrency);
+  let pool: Awaited<ReturnType<typeof runPool>>;
+  let warm: WarmResult;
+  let resources: PhaseResources;
+  let sutPhase: ChildPhase | null;
+  try {
+    warm = await warmConnections(client, sut.origin, o.concurrency);
+    await sut.phaseStart();
+    const phase = watchPhase(sampler, { sut: sut.watch(true) });
+    pool = await runPool(sut.endpoint, o.requests, o.concurrency, o.maxMs, client);
+    resources = phase.stop();
+    sutPhase = await sut.phaseEnd();
+  } finally {
+    client.close();
+  }
+  const r = resources.sut;
+  const sutMemoryAfter = await sut.memory(true);
   return {
     ...ackFields(o, pool),
-    rss: { startMb: resources.rssStartMb, peakMb: resources.rssPeakMb, endMb: resources.rssEndMb, growthMb: round(resources.rssPeakMb - resources.rssStartMb, 1) },
-    heapAfterGcMb: heapAfterGcMb(),
+    rss: {
+      startMb: r?.rssStartMb ?? null,
+      peakMb: r?.rssPeakMb ?? null,
+      endMb: r?.rssEndMb ?? null,
+      growthMb: r?.rssPeakMb != null && r.rssStartMb != null ? round(r.rssPeakMb - r.rssStartMb, 1) : null,
+    },
+    heapAfterGcMb: sutMemoryAfter.heapAfterGcMb,
+    sutMemoryAfter,
+    parentHeapAfterGcMb: heapAfterGcMb(),
+    warm,
+    sutPhase,
     resources,
   };
 }

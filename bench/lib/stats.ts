@@ -2,7 +2,7 @@
  * Small measurement helpers for the benchmark runner: latency summaries, an RSS sampler and an
  * event-loop delay monitor. Nothing here asserts anything; it only records.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { cpus, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -48,12 +48,16 @@ export function summarize(samplesMs: number[]): LatencySummary {
 
 export const mb = (bytes: number): number => round(bytes / 1024 / 1024, 1);
 
-/** Peak RSS of the whole run, sampled every 100 ms from start-up to the end. */
-export function startGlobalRssSampler(intervalMs = 100) {
-  let peak = process.memoryUsage().rss;
+/**
+ * Peak RSS of the whole run, sampled every 100 ms from start-up to the end. `read` gives the RSS in
+ * bytes (default: this process; `pidRss(pid)` for another one), or null once it cannot be read.
+ */
+export function startGlobalRssSampler(intervalMs = 100, read: () => number | null = () => process.memoryUsage().rss) {
+  let peak = read() ?? 0;
   const listeners = new Set<(rss: number) => void>();
   const timer = setInterval(() => {
-    const rss = process.memoryUsage().rss;
+    const rss = read();
+    if (rss === null) return;
     if (rss > peak) peak = rss;
     for (const l of listeners) l(rss);
   }, intervalMs);
@@ -91,7 +95,11 @@ export interface PhaseResources {
   rssSamples: number;
   loadAvg1mStart: number;
   loadAvg1mEnd: number;
-  /** CPU time of this process (user + system, all threads) during the phase, in seconds. */
+  /**
+   * CPU time of this process (user + system, all threads) during the phase, in seconds. When the
+   * system under test runs in a child process (`sut` below), this process is the load client and
+   * the fake Slack only.
+   */
   processCpuS: number;
   /** processCpuS / wall time: 100 = one core fully busy. */
   processCpuPctOfOneCore: number;
@@ -99,9 +107,29 @@ export interface PhaseResources {
   machineCpuBusyPct: number | null;
   /** CPU of the PostgreSQL backends serving the benchmark's database (from /proc): 100 = one core. Null when not on PostgreSQL or off Linux. */
   postgresCpuPctOfOneCore: number | null;
-  /** Everything else on the box (other users, PostgreSQL's shared processes): machine − this process − our backends, in one-core %. */
+  /** Everything else on the box (other users, PostgreSQL's shared processes): machine − this process − the SUT child − our backends, in one-core %. */
   otherCpuPctOfOneCore: number | null;
   wallS: number;
+  /** The system under test in its own process (bench/lib/sut-child.ts), read from /proc/<pid>; absent when it runs in this process. */
+  sut?: SutPhaseResources;
+}
+
+/** One child process over a phase, read from /proc/<pid>/status and /proc/<pid>/stat. */
+export interface SutPhaseResources {
+  pid: number;
+  /** VmRSS at the start and at the end of the phase. */
+  rssStartMb: number | null;
+  rssEndMb: number | null;
+  /** The highest of: the 100 ms VmRSS samples, the end reading, and VmHWM when it was reset at the start. */
+  rssPeakMb: number | null;
+  /** VmHWM at the end: the kernel's peak RSS since the phase started (reset through /proc/<pid>/clear_refs), or since the process started if that failed. */
+  hwmMb: number | null;
+  /** Whether VmHWM was reset at the phase's start (so hwmMb is this phase's peak). */
+  hwmReset: boolean;
+  rssSamples: number;
+  /** utime + stime of the child (all its threads) over the phase. */
+  cpuS: number | null;
+  cpuPctOfOneCore: number | null;
 }
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64
@@ -151,8 +179,65 @@ export async function machineBusyPct(ms = 1000): Promise<number | null> {
   return round((100 * (b.busy - a.busy)) / (b.total - a.total), 1);
 }
 
+/** VmRSS and VmHWM of `pid` in bytes, from /proc/<pid>/status; null when it cannot be read (not Linux, process gone). */
+export function pidMemory(pid: number): { rss: number; hwm: number } | null {
+  try {
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = /^VmRSS:\s+(\d+) kB/m.exec(st);
+    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(st);
+    if (!rss || !hwm) return null;
+    return { rss: Number(rss[1]) * 1024, hwm: Number(hwm[1]) * 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** VmRSS of `pid` in bytes, or null. */
+export const pidRss = (pid: number) => (): number | null => pidMemory(pid)?.rss ?? null;
+
+/** Resets `pid`'s VmHWM to its current RSS (`echo 5 > /proc/<pid>/clear_refs`, Linux ≥ 4.0). False when refused. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** utime + stime of `pid` (all threads), in clock ticks, or null. */
+export function pidCpuTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
+
+/** What `watchPhase` needs to watch a child process as well: its pid and a sampler of its RSS. */
+export interface SutWatch {
+  pid: number;
+  sampler: RssSampler;
+  /** Reset its VmHWM at the phase's start (default true). Nested phases started together reset it once. */
+  resetHwm?: boolean;
+}
+
 /** Watches one phase: RSS peak (from the shared 100 ms sampler), event-loop delay, load average. */
-export function watchPhase(sampler: RssSampler, o: { postgresDatabase?: string } = {}) {
+export function watchPhase(sampler: RssSampler, o: { postgresDatabase?: string; sut?: SutWatch } = {}) {
+  const sutW = o.sut;
+  const sutHwmReset = sutW ? (sutW.resetHwm === false ? false : resetPeakRss(sutW.pid)) : false;
+  const sutStart = sutW ? pidMemory(sutW.pid) : null;
+  const sutTicks0 = sutW ? pidCpuTicks(sutW.pid) : null;
+  let sutPeak = sutStart?.rss ?? 0;
+  let sutSamples = 0;
+  const sutUnsubscribe = sutW
+    ? sutW.sampler.subscribe((rss) => {
+        sutSamples++;
+        if (rss > sutPeak) sutPeak = rss;
+      })
+    : null;
   const start = process.memoryUsage();
   let peak = start.rss;
   let samples = 0;
@@ -171,6 +256,32 @@ export function watchPhase(sampler: RssSampler, o: { postgresDatabase?: string }
     stop(): PhaseResources {
       eld.disable();
       unsubscribe();
+      sutUnsubscribe?.();
+      let sut: SutPhaseResources | undefined;
+      let sutCpuPct = 0;
+      if (sutW) {
+        const endMem = pidMemory(sutW.pid);
+        const ticks1 = pidCpuTicks(sutW.pid);
+        const wall = (performance.now() - t0) / 1000;
+        if (endMem) {
+          if (endMem.rss > sutPeak) sutPeak = endMem.rss;
+          if (sutHwmReset && endMem.hwm > sutPeak) sutPeak = endMem.hwm;
+          sutW.sampler.note(endMem.rss);
+        }
+        const cpuS = ticks1 !== null && sutTicks0 !== null ? (ticks1 - sutTicks0) / CLK_TCK : null;
+        sutCpuPct = cpuS === null ? 0 : (100 * cpuS) / wall;
+        sut = {
+          pid: sutW.pid,
+          rssStartMb: sutStart ? mb(sutStart.rss) : null,
+          rssEndMb: endMem ? mb(endMem.rss) : null,
+          rssPeakMb: sutStart || endMem ? mb(sutPeak) : null,
+          hwmMb: endMem ? mb(endMem.hwm) : null,
+          hwmReset: sutHwmReset,
+          rssSamples: sutSamples,
+          cpuS: cpuS === null ? null : round(cpuS, 2),
+          cpuPctOfOneCore: cpuS === null ? null : round(sutCpuPct, 1),
+        };
+      }
       const end = process.memoryUsage();
       if (end.rss > peak) peak = end.rss;
       sampler.note(end.rss);
@@ -200,8 +311,9 @@ export function watchPhase(sampler: RssSampler, o: { postgresDatabase?: string }
         processCpuPctOfOneCore: round(processPct, 1),
         machineCpuBusyPct: machinePct === null ? null : round(machinePct, 1),
         postgresCpuPctOfOneCore: postgresCpuPct,
-        otherCpuPctOfOneCore: machinePct === null ? null : round(Math.max(0, machinePct * cpus().length - processPct - (postgresCpuPct ?? 0)), 1),
+        otherCpuPctOfOneCore: machinePct === null ? null : round(Math.max(0, machinePct * cpus().length - processPct - sutCpuPct - (postgresCpuPct ?? 0)), 1),
         wallS: round(wallS, 3),
+        ...(sut ? { sut } : {}),
       };
     },
   };
