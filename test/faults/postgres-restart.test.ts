@@ -5,68 +5,24 @@
  * half-written; once it is back the bot carries on by itself (no restart): new work is done and
  * everything owed before the outage is delivered, once.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOwnPostgres, type OwnPostgres } from '../support/own-services';
 import { testPolicy } from '../support/policy';
 import { startSlackBot, type SlackBotHarness } from '../support/slack-bot';
 
-const BIN = (() => {
-  const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).sort() : [];
-  const bin = versions.length ? join(root, versions.at(-1)!, 'bin') : '';
-  if (!bin || !existsSync(join(bin, 'initdb'))) throw new Error(`PostgreSQL server binaries are required for this test (looked in ${root})`);
-  return bin;
-})();
-
-/** Runs a PostgreSQL binary as the postgres user (initdb refuses root). */
-function pg(tool: string, args: string[]) {
-  const asPostgres = process.getuid?.() === 0;
-  const cmd = asPostgres ? 'runuser' : join(BIN, tool);
-  const argv = asPostgres ? ['-u', 'postgres', '--', join(BIN, tool), ...args] : args;
-  execFileSync(cmd, argv, { stdio: 'pipe', timeout: 60_000 });
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 describe('PostgreSQL restarted mid-flow', () => {
-  let dir = '';
-  let port = 0;
+  let pg: OwnPostgres;
   let h: SlackBotHarness;
-  const start = () => pg('pg_ctl', ['-D', dir, '-w', '-t', '30', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
-  const stop = () => pg('pg_ctl', ['-D', dir, '-w', '-m', 'immediate', 'stop']);
+  const start = () => pg.start();
+  const stop = () => pg.stop();
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'fb-pg-'));
-    chmodSync(dir, 0o777);
-    if (process.getuid?.() === 0) execFileSync('chown', ['postgres', dir]);
-    pg('initdb', ['-D', dir, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-    port = await freePort();
-    start();
-    const admin = postgres(`postgres://postgres@127.0.0.1:${port}/postgres`, { max: 1, onnotice: () => {} });
-    await admin.unsafe('create database firebell');
-    await admin.end();
-    const url = `postgres://postgres@127.0.0.1:${port}/firebell`;
-    h = await startSlackBot(testPolicy(), { database: { url, drop: async () => {} } });
+    pg = await startOwnPostgres();
+    h = await startSlackBot(testPolicy(), { database: pg.database });
   }, 90_000);
   afterAll(async () => {
     await h?.close();
-    try {
-      stop();
-    } catch {
-      // already stopped
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await pg?.destroy();
   });
 
   const reply = async (responseId: string) => {
@@ -84,7 +40,7 @@ describe('PostgreSQL restarted mid-flow', () => {
     await h.bot.scheduler.flush();
     expect(await h.store.undelivered(10)).toEqual([]);
 
-    stop();
+    await stop();
     // Down: a report and a click are answered at once with a clear refusal; Slack got its ack.
     const report = await h.slack.command('U0REP', 'Badge readers offline');
     expect(report.status).toBe(200);
@@ -93,7 +49,7 @@ describe('PostgreSQL restarted mid-flow', () => {
     expect(click.status).toBe(200);
     expect(await reply(click.responseId)).toMatch(/try again/i);
 
-    start();
+    await start();
     // Back: the bot was never restarted, and new work goes through.
     const after = await reply((await h.slack.command('U0REP', 'Printer on 3F jams')).responseId);
     expect(after).toMatch(/INC-\d+/);

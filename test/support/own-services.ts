@@ -1,7 +1,7 @@
 /**
  * A PostgreSQL cluster and a Redis server of a test's own, for fault tests that stop and restart
- * them (so the machine's servers, which other test files use, stay up). Copied from
- * test/faults/postgres-restart.test.ts and test/faults/redis-restart.test.ts.
+ * them (so the machine's servers, which other test files use, stay up). Shared by the
+ * test/faults/ suites.
  *
  * - PostgreSQL: initdb into a temporary directory (as the postgres user when run as root, since
  *   initdb refuses root), its own port, trust auth, fsync off; `stop()` is `pg_ctl -m immediate`
