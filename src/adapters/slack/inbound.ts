@@ -122,6 +122,8 @@ export function createSlackApp(opts: SlackAppOptions) {
       // Acknowledged: the rest may wait its turn behind earlier work (see work-gate.ts).
       return gate.run(() => proceed(args, ack, body));
     }
+    // Events API requests come without ack(): Bolt has already acknowledged them.
+    if (!ack) return gate.run(() => proceed(args, ack, body));
     return proceed(args, ack, body);
   });
 
