@@ -31,6 +31,11 @@ const MAX_ROOM_NAMES = 10;
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 
+/** Claims that found work one run makes at most (each fills the free delivery slots). */
+const MAX_CLAIMS_PER_RUN = 200;
+/** While deliveries are in flight, how often the pump looks for newly committed work. */
+const IN_FLIGHT_POLL_MS = 100;
+
 /**
  * Delivers the outbox: each effect is executed against its platform's ChatPort, in order per
  * incident, retried with backoff (honouring the platform's Retry-After), and parked as failed
@@ -290,41 +295,73 @@ export function createOutboxWorker(deps: OutboxWorkerDeps) {
    */
   async function runOnce(): Promise<{ delivered: number; retried: number; failed: number; nextRetryAt: string | null }> {
     const result = { delivered: 0, retried: 0, failed: 0, nextRetryAt: null as string | null };
-    // An incident's next item becomes claimable only after its previous one is done, so loop
-    // until a pass claims nothing (bounded, so one busy incident cannot starve the caller).
-    for (let pass = 0; pass < 50; pass++) {
-      const items = await store.claimOutbox(clock.now().toISOString(), batch, leaseMs);
-      if (items.length === 0) break;
-      await Promise.all(
-        items.map(async (item) => {
-          try {
-            await execute(item);
-            await store.completeOutbox(item.id, clock.now().toISOString());
-            result.delivered++;
-          } catch (err) {
-            const e = err instanceof ChatDeliveryError ? err : null;
-            const attempts = item.attempts + 1;
-            const now = clock.now().getTime();
-            // Throttling passes: it gets eight times the attempts (hours of waiting) before parking.
-            const give_up = e?.permanent || attempts >= (e?.throttled ? maxAttempts * 8 : maxAttempts);
-            const delay = e?.retryAfterMs ?? Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (attempts - 1));
-            const retryAt = give_up ? null : new Date(now + delay).toISOString();
-            const message = err instanceof Error ? err.message : String(err);
-            await store.failOutbox(item.id, message, retryAt);
-            if (give_up) {
-              result.failed++;
-              logger.error('outbox delivery failed for good', { key: item.key, kind: item.effect.kind, platform: item.effect.platform, attempts, error: message });
-              await recordFailure(item, attempts, message);
-            } else {
-              result.retried++;
-              // The scheduler wakes the worker then, so a Retry-After is honoured to the second.
-              if (retryAt && (!result.nextRetryAt || retryAt < result.nextRetryAt)) result.nextRetryAt = retryAt;
-              logger.warn('outbox delivery will be retried', { key: item.key, platform: item.effect.platform, attempts, retryAt, error: message });
-            }
-          }
-        }),
-      );
+
+    async function deliver(item: OutboxItem): Promise<void> {
+      try {
+        await execute(item);
+        await store.completeOutbox(item.id, clock.now().toISOString());
+        result.delivered++;
+      } catch (err) {
+        const e = err instanceof ChatDeliveryError ? err : null;
+        const attempts = item.attempts + 1;
+        const now = clock.now().getTime();
+        // Throttling passes: it gets eight times the attempts (hours of waiting) before parking.
+        const give_up = e?.permanent || attempts >= (e?.throttled ? maxAttempts * 8 : maxAttempts);
+        const delay = e?.retryAfterMs ?? Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (attempts - 1));
+        const retryAt = give_up ? null : new Date(now + delay).toISOString();
+        const message = err instanceof Error ? err.message : String(err);
+        await store.failOutbox(item.id, message, retryAt);
+        if (give_up) {
+          result.failed++;
+          logger.error('outbox delivery failed for good', { key: item.key, kind: item.effect.kind, platform: item.effect.platform, attempts, error: message });
+          await recordFailure(item, attempts, message);
+        } else {
+          result.retried++;
+          // The scheduler wakes the worker then, so a Retry-After is honoured to the second.
+          if (retryAt && (!result.nextRetryAt || retryAt < result.nextRetryAt)) result.nextRetryAt = retryAt;
+          logger.warn('outbox delivery will be retried', { key: item.key, platform: item.effect.platform, attempts, retryAt, error: message });
+        }
+      }
     }
+
+    // A pump, not passes: a slot freed by a finished delivery is filled at once, so one slow call
+    // (up to the API deadline) holds up only its own incident, never a whole batch of others.
+    // An incident's next item becomes claimable only once its previous one is done, so claiming
+    // goes on until nothing is claimable and nothing is in flight; bounded, so one busy incident
+    // cannot keep the caller forever.
+    const inflight = new Set<Promise<void>>();
+    let fatal: unknown = null;
+    let claims = 0;
+    for (;;) {
+      if (fatal === null && claims < MAX_CLAIMS_PER_RUN && inflight.size < batch) {
+        let items: OutboxItem[] = [];
+        try {
+          items = await store.claimOutbox(clock.now().toISOString(), batch - inflight.size, leaseMs);
+        } catch (err) {
+          fatal = err;
+        }
+        for (const item of items) {
+          const p: Promise<void> = deliver(item)
+            .catch((err: unknown) => {
+              // Only the store can fail here (recording the outcome): stop claiming, finish the rest.
+              fatal ??= err;
+            })
+            .finally(() => inflight.delete(p));
+          inflight.add(p);
+        }
+        if (items.length > 0) {
+          claims++;
+          continue;
+        }
+      }
+      if (inflight.size === 0) break;
+      // Work committed while a delivery is in flight is not waiting for it to end: look again
+      // shortly, or as soon as a slot frees (which may unblock that incident's next item).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([...inflight, new Promise<void>((r) => (timer = setTimeout(r, IN_FLIGHT_POLL_MS)))]);
+      clearTimeout(timer);
+    }
+    if (fatal !== null) throw fatal;
     return result;
   }
 

@@ -259,3 +259,37 @@ describe('Slack outbox: a Web API call that never answers', () => {
     expect(h.logs.some((l) => l.includes('notice found again after a lost answer'))).toBe(true);
   });
 });
+
+describe('Slack outbox: one stalled call holds up only its own incident', () => {
+  let h: SlackBotHarness;
+  beforeAll(async () => {
+    h = await startSlackBot(testPolicy(), { env: { FIREBELL_API_TIMEOUT_MS: '4000' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('another incident’s card and receipt go out while the first incident’s post is still stalled', async () => {
+    const { fake } = h;
+    const report = async (title: string) => {
+      const r = await h.slack.command(REPORTER, title, { channel: 'C0GENERAL' });
+      await fake.waitFor((f) => f.responses.some((x) => x.id === r.responseId));
+      return /INC-\d+/.exec(fake.responses.find((x) => x.id === r.responseId)!.body.text)![0];
+    };
+    const cards = (n: string) => h.messagesIn(QUEUE).filter((m) => m.thread_ts === undefined && h.textOf(m).includes(`${n} ·`));
+    fake.failNext('chat.postMessage', { hang: true }, 1);
+    const stalled = await report('Core switch unreachable in building A');
+    await fake.waitFor((f) => f.calls.some((c) => c.method === 'chat.postMessage' && c.status === 0), 5000);
+    const stalledAt = Date.now();
+    const other = await report('Projector broken in room 4.12');
+    await fake.waitFor(() => cards(other).length === 1 && h.messagesIn(REPORTER).some((m) => (m.text ?? '').startsWith(`Received: ${other}`)), 3000);
+    // Well inside the stalled call's 4 s deadline: the other incident did not wait for it.
+    expect(Date.now() - stalledAt).toBeLessThan(3500);
+    expect(cards(stalled)).toHaveLength(0);
+    // The stalled one is retried after its deadline and arrives, once.
+    await fake.waitFor(() => cards(stalled).length === 1, 12_000);
+    await h.bot.scheduler.flush();
+    expect(cards(stalled)).toHaveLength(1);
+    expect(cards(other)).toHaveLength(1);
+  });
+});
