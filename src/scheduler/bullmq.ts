@@ -266,7 +266,9 @@ export function createBullmqScheduler(opts: BullmqSchedulerOptions): BullmqSched
         await job.moveToDelayed(Date.now() + earlyMs, token);
         throw new DelayedError();
       }
-      await sleep(earlyMs);
+      // A timer may wake a millisecond short of its delay as Date.now() counts it: sleep again
+      // until our clock really says `at`.
+      for (let left = earlyMs; left > 0; left = Date.parse(data.at) - clock.now().getTime()) await sleep(left);
     }
     const p = hooks.fire(data);
     const tracked = p.then(
