@@ -388,20 +388,11 @@ export async function runLevel(
 }
 
 /** One level against the bare Bolt baseline (bench/lib/bare-bolt.ts): acks only, there is no work behind them. */
-export interface AckLevelResult {
-  kind: LevelResult['kind'];
-  label: string;
-  concurrency: number;
-  planned: number;
-  sent: number;
-  ok: number;
-  errors: number;
-  statusCounts: Record<string, number>;
-  errorSamples: string[];
-  stoppedByTimeLimit: boolean;
-  sendWindowS: number;
-  acksPerSec: number;
-  ack: LatencySummary;
+export interface AckLevelResult
+  extends Pick<
+    LevelResult,
+    'kind' | 'label' | 'concurrency' | 'planned' | 'sent' | 'ok' | 'errors' | 'statusCounts' | 'errorSamples' | 'stoppedByTimeLimit' | 'sendWindowS' | 'acksPerSec' | 'ack'
+  > {
   /**
    * The bare app's process (the SUT child) over the level, first request to last ack: VmRSS at the
    * start, the peak (100 ms samples, the end reading and VmHWM reset at the start), and the end.
