@@ -14,6 +14,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from '../../flows/ports';
+import { HttpError, parseJsonObject } from '../../http/http-error';
 
 /** Options of {@link createDingTalkHttpHandler}. */
 export interface DingTalkHttpOptions {
@@ -76,15 +77,6 @@ export function verifyDingTalkSignature(
     return 'ok';
   } catch {
     return 'bad';
-  }
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-  ) {
-    super(code);
   }
 }
 
@@ -151,15 +143,9 @@ export function createDingTalkHttpHandler(opts: DingTalkHttpOptions): RequestLis
         const check = verifyDingTalkSignature({ timestamp: header(req, 'timestamp'), sign: header(req, 'sign') }, appSecret, opts.now?.() ?? Date.now());
         if (check !== 'ok') throw new HttpError(401, REFUSAL[check]);
         const raw = await readBody(req);
-        let body: unknown;
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          throw new HttpError(400, 'not_json');
-        }
-        if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'not_an_object');
+        const body = parseJsonObject(raw);
         // The answer may carry a reply message (PLATFORMS.md §7b, unverified); `handle` decides.
-        answer(res, 200, (await opts.handle(body as Record<string, unknown>)) ?? {});
+        answer(res, 200, (await opts.handle(body)) ?? {});
       } catch (err) {
         if (err instanceof HttpError) {
           logger.warn('dingtalk request refused', { status: err.status, reason: err.code, method: req.method, path: req.url });

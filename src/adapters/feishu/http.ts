@@ -11,6 +11,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from '../../flows/ports';
 import { decryptFeishu, FeishuDecryptError, sameSecret, tokenOf, verifyFeishuSignature } from './crypto';
+import { HttpError, parseJsonObject } from '../../http/http-error';
 
 export interface FeishuHttpOptions {
   /** FEISHU_ENCRYPT_KEY: bodies are encrypted and every request must be signed with it. */
@@ -39,15 +40,6 @@ export const MAX_AHEAD_MS = 5 * 60_000;
 
 /** Feishu sends small JSON bodies; anything this large is not from Feishu. */
 export const MAX_BODY_BYTES = 1_000_000;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-  ) {
-    super(code);
-  }
-}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -96,14 +88,7 @@ export function createFeishuHttpHandler(opts: FeishuHttpOptions): RequestListene
           const age = (opts.now?.() ?? Date.now()) - Number(signed.timestamp) * 1000;
           if (!Number.isFinite(age) || age > MAX_AGE_MS || age < -MAX_AHEAD_MS) throw new HttpError(401, 'stale_timestamp');
         }
-        let body: unknown;
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          throw new HttpError(400, 'not_json');
-        }
-        if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'not_an_object');
-        let payload = body as Record<string, unknown>;
+        let payload = parseJsonObject(raw);
         if (typeof payload.encrypt === 'string') {
           if (!opts.encryptKey) throw new HttpError(400, 'encrypted_without_key');
           try {
